@@ -1,0 +1,534 @@
+"""Parameters of one local SEND system: a tree of frozen dataclasses.
+
+Every field carries its allowed range and a line of documentation (the `doc` metadata), so
+that loading from TOML can name the key and what is allowed, and so that the parameter
+reference (docs/parameters.md) is generated from the same source. Values an LA's published
+history gives are filled in by `calibration`; the defaults here are the structural ones
+and documented assumptions, each marked *assumption* where no published figure exists.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import re
+import tomllib
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .vocabulary import (
+    BAND_NAMES,
+    GROUPS_BY_PHASE,
+    HAZARD_REASONS,
+    N_AGES,
+    NEEDS,
+    PHASE_NAMES,
+    PLACEMENT_GROUPS,
+)
+
+
+class ParameterError(ValueError):
+    """A parameter value or key that is not allowed; the message names where and why."""
+
+    def __init__(self, message: str, path: str = "") -> None:
+        super().__init__(message)
+        self.path = path
+
+
+def _p(
+    default: Any,
+    doc: str,
+    *,
+    lo: float | None = None,
+    hi: float | None = None,
+    length: int | None = None,
+    keys: tuple[str, ...] | None = None,
+    inner_keys: tuple[str, ...] | None = None,
+    choices: tuple[str, ...] | None = None,
+) -> Any:
+    meta = {"doc": doc, "lo": lo, "hi": hi, "length": length, "keys": keys,
+            "inner_keys": inner_keys, "choices": choices}
+    if isinstance(default, dict | list):
+        return field(default_factory=lambda: _copy(default), metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+def _copy(v: Any) -> Any:
+    if isinstance(v, dict):
+        return {k: _copy(x) for k, x in v.items()}
+    return v
+
+
+def _ages(value: float = 0.0) -> tuple[float, ...]:
+    return (value,) * N_AGES
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    start_year: int = _p(2025, "January census the run starts from (the stock at 1 Jan).",
+                         lo=2000, hi=2100)
+    years: int = _p(5, "Calendar years simulated after the start census.", lo=1, hi=50)
+    event_log: bool = _p(False, "Keep a long event log (entity_id, event, time); slow.")
+
+
+@dataclass(frozen=True)
+class Demand:
+    sen_support_by_age: tuple[float, ...] = _p(
+        _ages(), "Children on SEN support at the start, by academic age 0-25.",
+        lo=0, length=N_AGES)
+    identification_by_age: tuple[float, ...] = _p(
+        _ages(), "Children newly identified for SEN support per year, by academic age.",
+        lo=0, length=N_AGES)
+    sen_support_exit_rate: float = _p(
+        0.1, "Rate per child-year of leaving SEN support without a request (needs met, "
+        "moved away). *Assumption*: no published LA figure.", lo=0, hi=5)
+    request_hazard_by_age: tuple[float, ...] = _p(
+        _ages(), "Requests for assessment per child-year on SEN support, by academic age.",
+        lo=0, hi=5, length=N_AGES)
+    direct_requests_by_age: tuple[float, ...] = _p(
+        _ages(), "Requests per year not from school SEN support (early years, health, "
+        "post-16), by academic age.", lo=0, length=N_AGES)
+    request_trend: float = _p(
+        0.0, "Annual proportional growth of the request hazard and direct requests.",
+        lo=-0.5, hi=1.0)
+    request_hazard_multiplier: float = _p(
+        1.0, "Policy lever: multiplies the request hazard on SEN support (early "
+        "intervention < 1).", lo=0, hi=10)
+    need_shares: dict[str, float] = _p(
+        {n: 1.0 / len(NEEDS) for n in NEEDS},
+        "Primary need of new plans (shares; normalised).", lo=0, keys=NEEDS)
+
+
+@dataclass(frozen=True)
+class Panel:
+    sitting_interval_days: float = _p(
+        7.0, "Days between decision-making panel sittings; 0 decides each request the "
+        "day it arrives (no panel). Decision due within 6 weeks (CoP 9.14).", lo=0, hi=91)
+    slots_per_sitting: int = _p(
+        1_000_000, "Requests the panel can decide at one sitting; the rest wait.", lo=0)
+    p_refuse: float = _p(0.15, "Share of decided requests refused (decided not to assess).",
+                         lo=0, hi=1)
+    p_refusal_appealed: float = _p(
+        0.1, "Share of refusals appealed to the First-tier Tribunal. *Assumption*: MoJ "
+        "publishes appeals for all decision types, not by type.", lo=0, hi=1)
+    p_appeal_upheld: float = _p(
+        0.9, "Share of appeals against refusal decided in the family's favour (national "
+        "tribunal statistics: most appeals that reach a decision are upheld).", lo=0, hi=1)
+    tribunal_days: float = _p(
+        300.0, "Mean days from refusal to tribunal decision. *Assumption*.", lo=0, hi=1500)
+
+
+@dataclass(frozen=True)
+class Assessment:
+    ep_fte: float = _p(10.0, "Educational psychologist FTE writing statutory advice.",
+                       lo=0, hi=10_000)
+    ep_days_per_advice: float = _p(
+        7.0, "Calendar days of one EP FTE's time per statutory advice (so one FTE "
+        "writes about 365/this a year).", lo=0.01, hi=365)
+    ep_work_cv: float = _p(0.5, "Coefficient of variation of EP time per advice (1 = "
+                           "exponential).", lo=0, hi=5)
+    health_advice_days: float = _p(
+        35.0, "Mean days for health advice (due within 6 weeks).", lo=0, hi=730)
+    social_care_advice_days: float = _p(
+        35.0, "Mean days for social care advice (due within 6 weeks).", lo=0, hi=730)
+    advice_cv: float = _p(0.5, "Coefficient of variation of health and social care advice "
+                          "delays. *Assumption*.", lo=0, hi=5)
+    issue_decision_days: float = _p(
+        7.0, "Days from the last advice to the decision whether to issue (16-week rule).",
+        lo=0, hi=365)
+    p_not_issue: float = _p(0.03, "Share of completed assessments with a decision not to "
+                            "issue.", lo=0, hi=1)
+    p_exception: float = _p(
+        0.02, "Share of new plans where an exception to the 20-week limit applies "
+        "(excluded from the headline percentage).", lo=0, hi=1)
+
+
+@dataclass(frozen=True)
+class PlanWriting:
+    coordinators: float = _p(8.0, "EHC coordinator FTE drafting plans.", lo=0, hi=10_000)
+    caseload_limit: int = _p(
+        6, "Drafts one coordinator FTE works on at a time (caseload limit). *Assumption*.",
+        lo=1, hi=1000)
+    draft_days: float = _p(21.0, "Mean calendar days to write a draft once a coordinator "
+                           "takes it on.", lo=0.01, hi=730)
+    draft_cv: float = _p(0.5, "Coefficient of variation of drafting time.", lo=0, hi=5)
+    comment_days: float = _p(15.0, "Family comment period on the draft (at least 15 days, "
+                             "CoP 9.77).", lo=15, hi=365)
+    finalise_days: float = _p(14.0, "Mean days from the end of comments to the final plan "
+                              "(consulting schools).", lo=0, hi=365)
+
+
+@dataclass(frozen=True)
+class Placements:
+    mix_by_phase: dict[str, dict[str, float]] = _p(
+        {ph: {g: 1.0 for g in gs} for ph, gs in GROUPS_BY_PHASE.items()},
+        "Placement of new plans by phase: phase -> group -> share (normalised over the "
+        "groups open in that phase).", lo=0, keys=PHASE_NAMES, inner_keys=PLACEMENT_GROUPS)
+    need_weights: dict[str, dict[str, float]] = _p(
+        {}, "Multipliers on the placement shares by primary need: need -> group -> "
+        "weight (1 = no effect). Default none: no LA publishes placement by need.",
+        lo=0, keys=NEEDS, inner_keys=PLACEMENT_GROUPS)
+    rp_places: int = _p(1_000_000, "Resourced provision / SEN unit places at the start.",
+                        lo=0)
+    special_state_places: int = _p(1_000_000, "State special school places at the start.",
+                                   lo=0)
+    rp_places_added_per_year: int = _p(0, "Resourced places opening each September.",
+                                       lo=-100_000, hi=100_000)
+    special_places_added_per_year: int = _p(0, "State special places opening each "
+                                            "September.", lo=-100_000, hi=100_000)
+    overflow: str = _p("wait", "When no state place is free: 'wait' (in mainstream or "
+                       "awaiting provision) or 'independent' (placed in the independent "
+                       "sector at once).", choices=("wait", "independent"))
+    max_wait_days: float = _p(
+        365.0, "With overflow 'wait', a child still waiting this long goes independent.",
+        lo=0, hi=10_000)
+
+
+@dataclass(frozen=True)
+class Reviews:
+    officers: float = _p(6.0, "Review officer FTE running annual reviews.", lo=0, hi=10_000)
+    reviews_per_officer_per_week: float = _p(
+        12.0, "Reviews one officer FTE completes a week. *Assumption*.", lo=0, hi=1000)
+    interval_days: float = _p(365.0, "Days between annual reviews (at least every 12 "
+                              "months).", lo=1, hi=730)
+    under5_interval_days: float = _p(182.0, "Days between reviews for under-5s (CoP 9.178 "
+                                     "advises every 3-6 months).", lo=1, hi=730)
+    p_amend: float = _p(0.45, "Share of reviews that amend the plan.", lo=0, hi=1)
+    p_change_placement: float = _p(0.03, "Share of reviews that change the placement.",
+                                   lo=0, hi=1)
+    p_cease: float = _p(0.01, "Share of reviews that cease the plan (needs met).", lo=0,
+                        hi=1)
+    overdue_after_days: float = _p(28.0, "A review not done this many days after it fell "
+                                   "due counts as overdue (4-week decision rule).", lo=0,
+                                   hi=365)
+
+
+@dataclass(frozen=True)
+class PhaseTransfer:
+    p_keep_setting: float = _p(
+        0.85, "Chance a child keeps the same kind of setting at a phase transfer when that "
+        "kind exists in the next phase; otherwise the next phase's mix applies. "
+        "*Assumption*.", lo=0, hi=1)
+    p_cease_at_16: float = _p(0.02, "Share of plans ceasing at the end of Year 11 (left "
+                              "education or training).", lo=0, hi=1)
+    p_cease_at_19: float = _p(0.25, "Share of plans ceasing at 19 (employment, HE, or "
+                              "no longer in education).", lo=0, hi=1)
+
+
+@dataclass(frozen=True)
+class Exits:
+    hazard_by_band: dict[str, tuple[float, ...]] = _p(
+        {r: (0.0,) * len(BAND_NAMES) for r in HAZARD_REASONS},
+        "Ceasing hazards per plan-year by reason and SEN2 age band "
+        "(under5, 5to10, 11to15, 16to19, 20to25).", lo=0, hi=10, keys=HAZARD_REASONS,
+        length=len(BAND_NAMES))
+    max_age: int = _p(25, "Plans cease (max_age) at the September the academic age "
+                      "passes this.", lo=16, hi=25)
+    moves_in_per_year: float = _p(0.0, "Plans transferred in from other LAs per year.",
+                                  lo=0)
+    moves_in_band_shares: tuple[float, ...] = _p(
+        (0.1, 0.4, 0.35, 0.13, 0.02), "Age bands of plans moving in (shares). "
+        "*Assumption*: SEN2 does not publish transfers in by age.", lo=0,
+        length=len(BAND_NAMES))
+
+
+@dataclass(frozen=True)
+class InitialState:
+    caseload: dict[str, tuple[float, ...]] = _p(
+        {}, "Plans at the start census by placement group and age band.", lo=0,
+        keys=PLACEMENT_GROUPS, length=len(BAND_NAMES))
+    assessments_in_progress: int = _p(0, "Assessments under way at the start (agreed, "
+                                      "plan not yet issued).", lo=0)
+    requests_awaiting_decision: int = _p(0, "Requests waiting for a panel decision at the "
+                                         "start.", lo=0)
+    need_shares: dict[str, float] = _p(
+        {n: 1.0 / len(NEEDS) for n in NEEDS}, "Primary need of plans held at the start "
+        "(shares).", lo=0, keys=NEEDS)
+
+
+@dataclass(frozen=True)
+class Parameters:
+    """Everything one replication needs. Build with `Parameters()` or `load_parameters`."""
+
+    la_code: str = _p("", "GSS code of the LA these parameters describe.")
+    la_name: str = _p("", "Name of the LA.")
+    run: RunSettings = field(default_factory=RunSettings)
+    demand: Demand = field(default_factory=Demand)
+    panel: Panel = field(default_factory=Panel)
+    assessment: Assessment = field(default_factory=Assessment)
+    plan: PlanWriting = field(default_factory=PlanWriting)
+    placement: Placements = field(default_factory=Placements)
+    review: Reviews = field(default_factory=Reviews)
+    phase_transfer: PhaseTransfer = field(default_factory=PhaseTransfer)
+    exits: Exits = field(default_factory=Exits)
+    initial: InitialState = field(default_factory=InitialState)
+
+    def __post_init__(self) -> None:
+        _validate(self, "")
+
+    def to_dict(self) -> dict[str, Any]:
+        return _to_plain(self)  # type: ignore[no-any-return]
+
+    def override(self, changes: Mapping[str, Any], source: str = "<overrides>",
+                 text: str | None = None) -> Parameters:
+        """A copy with `changes` (nested like the TOML) applied; unknown keys are errors."""
+        merged = _merge(self.to_dict(), changes, source, text, "")
+        return from_dict(merged, source, text)
+
+    def replace(self, **sections: Any) -> Parameters:
+        return dataclasses.replace(self, **sections)
+
+
+# --- loading and validation -------------------------------------------------------------
+
+
+def _to_plain(obj: Any) -> Any:
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {f.name: _to_plain(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if isinstance(obj, dict):
+        return {k: _to_plain(v) for k, v in obj.items()}
+    if isinstance(obj, tuple):
+        return [_to_plain(v) for v in obj]
+    return obj
+
+
+def _line_of(text: str | None, path: str) -> str:
+    """Best-effort 'line N' of a dotted key in TOML text, for error messages."""
+    if not text:
+        return ""
+    parts = path.split(".")
+    section, key = ".".join(parts[:-1]), parts[-1]
+    in_section = section == ""
+    for n, line in enumerate(text.splitlines(), 1):
+        stripped = line.strip()
+        m = re.match(r"^\[+\s*([^\]]+?)\s*\]+", stripped)
+        if m:
+            in_section = m.group(1) == section or section.startswith(m.group(1) + ".")
+            continue
+        if in_section and re.match(rf"^{re.escape(key)}\s*=", stripped):
+            return f", line {n}"
+        if section and re.match(rf"^{re.escape(path)}\s*=", stripped):
+            return f", line {n}"
+    return ""
+
+
+def _merge(base: dict[str, Any], changes: Mapping[str, Any], source: str, text: str | None,
+           prefix: str) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in changes.items():
+        path = f"{prefix}{key}"
+        if key not in base:
+            allowed = ", ".join(sorted(base))
+            raise ParameterError(
+                f"{source}{_line_of(text, path)}: unknown key '{path}' (allowed here: "
+                f"{allowed})")
+        if isinstance(base[key], dict) and isinstance(value, Mapping) and not _is_open_dict(
+                prefix + key):
+            out[key] = _merge(base[key], value, source, text, path + ".")
+        else:
+            out[key] = value
+    return out
+
+
+# Dict-valued parameters whose keys are data (needs, groups), replaced or merged by key
+# rather than treated as sections.
+_OPEN_DICTS = {"placement.need_weights", "initial.caseload"}
+
+
+def _is_open_dict(path: str) -> bool:
+    return path in _OPEN_DICTS
+
+
+def from_dict(data: Mapping[str, Any], source: str = "<dict>", text: str | None = None
+              ) -> Parameters:
+    """Build Parameters from nested plain data, naming the key of any bad value."""
+    return _build(Parameters, data, source, text, "")  # type: ignore[no-any-return]
+
+
+def _build(cls: type, data: Mapping[str, Any], source: str, text: str | None,
+           prefix: str) -> Any:
+    if not isinstance(data, Mapping):
+        raise ParameterError(f"{source}{_line_of(text, prefix.rstrip('.'))}: "
+                             f"'{prefix.rstrip('.')}' must be a table")
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    for key in data:
+        if key not in names:
+            raise ParameterError(
+                f"{source}{_line_of(text, prefix + key)}: unknown key '{prefix}{key}' "
+                f"(allowed here: {', '.join(sorted(names))})")
+    kwargs: dict[str, Any] = {}
+    for f in dataclasses.fields(cls):
+        if f.name not in data:
+            continue
+        path = prefix + f.name
+        hint = hints[f.name]
+        if dataclasses.is_dataclass(hint):
+            kwargs[f.name] = _build(hint, data[f.name], source, text, path + ".")  # type: ignore[arg-type]
+        else:
+            kwargs[f.name] = _coerce(hint, data[f.name], f.metadata, path, source, text)
+    try:
+        return cls(**kwargs)
+    except ParameterError as e:
+        raise ParameterError(f"{source}{_line_of(text, e.path)}: {e}", e.path) from None
+
+
+def _fail(source: str, text: str | None, path: str, msg: str) -> typing.NoReturn:
+    raise ParameterError(f"{source}{_line_of(text, path)}: '{path}' {msg}")
+
+
+def _coerce(hint: Any, value: Any, meta: Mapping[str, Any], path: str, source: str,
+            text: str | None) -> Any:
+    origin = typing.get_origin(hint)
+    if hint is bool:
+        if not isinstance(value, bool):
+            _fail(source, text, path, f"must be true or false, got {value!r}")
+        return value
+    if hint is int:
+        if isinstance(value, bool) or not isinstance(value, int | float) or (
+                isinstance(value, float) and not value.is_integer()):
+            _fail(source, text, path, f"must be a whole number, got {value!r}")
+        return int(value)
+    if hint is float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            _fail(source, text, path, f"must be a number, got {value!r}")
+        return float(value)
+    if hint is str:
+        if not isinstance(value, str):
+            _fail(source, text, path, f"must be a string, got {value!r}")
+        return value
+    if origin is tuple:
+        if not isinstance(value, list | tuple):
+            _fail(source, text, path, f"must be a list of numbers, got {value!r}")
+        return tuple(_coerce(float, v, meta, f"{path}[{i}]", source, text)
+                     for i, v in enumerate(value))
+    if origin is dict:
+        if not isinstance(value, Mapping):
+            _fail(source, text, path, f"must be a table, got {value!r}")
+        _, vt = typing.get_args(hint)
+        inner_meta = dict(meta)
+        if typing.get_origin(vt) is dict:
+            inner_meta["keys"] = meta.get("inner_keys")
+        return {str(k): _coerce(vt, v, inner_meta, f"{path}.{k}", source, text)
+                for k, v in value.items()}
+    raise TypeError(f"unsupported parameter type {hint} at {path}")  # pragma: no cover
+
+
+def _validate(obj: Any, prefix: str) -> None:
+    for f in dataclasses.fields(obj):
+        value = getattr(obj, f.name)
+        path = prefix + f.name
+        if dataclasses.is_dataclass(value):
+            continue  # validated by its own __post_init__ or below
+        _check(value, f.metadata, path)
+    for f in dataclasses.fields(obj):
+        value = getattr(obj, f.name)
+        if dataclasses.is_dataclass(value) and not isinstance(value, type):
+            _validate(value, prefix + f.name + ".")
+    _cross_checks(obj, prefix)
+
+
+def _check(value: Any, meta: Mapping[str, Any], path: str) -> None:
+    lo, hi = meta.get("lo"), meta.get("hi")
+    if isinstance(value, bool):
+        return
+    if isinstance(value, int | float):
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ParameterError(f"'{path}' must be finite, got {value}", path)
+        if lo is not None and value < lo:
+            raise ParameterError(f"'{path}' = {value} is below the allowed minimum {lo}", path)
+        if hi is not None and value > hi:
+            raise ParameterError(f"'{path}' = {value} is above the allowed maximum {hi}", path)
+    elif isinstance(value, str):
+        choices = meta.get("choices")
+        if choices and value not in choices:
+            raise ParameterError(f"'{path}' = {value!r} is not one of {', '.join(choices)}",
+                                 path)
+    elif isinstance(value, tuple):
+        length = meta.get("length")
+        if length is not None and len(value) != length:
+            raise ParameterError(f"'{path}' must have {length} values, got {len(value)}",
+                                 path)
+        for i, v in enumerate(value):
+            _check(v, {**meta, "length": None}, f"{path}[{i}]")
+    elif isinstance(value, dict):
+        keys = meta.get("keys")
+        for k, v in value.items():
+            if keys is not None and k not in keys:
+                raise ParameterError(
+                    f"'{path}' has unknown key '{k}' (allowed: {', '.join(keys)})", path)
+            inner = {**meta, "keys": meta.get("inner_keys")}
+            _check(v, inner, f"{path}.{k}")
+
+
+def _cross_checks(obj: Any, prefix: str) -> None:
+    if isinstance(obj, Reviews):
+        total = obj.p_amend + obj.p_change_placement + obj.p_cease
+        if total > 1 + 1e-9:
+            raise ParameterError(
+                f"'{prefix}p_amend + p_change_placement + p_cease' = {total:.3f} must be "
+                "at most 1 (the rest of reviews maintain the plan)")
+    if isinstance(obj, Placements):
+        for phase, mix in obj.mix_by_phase.items():
+            allowed = GROUPS_BY_PHASE[phase]
+            for g, share in mix.items():
+                if share > 0 and g not in allowed:
+                    raise ParameterError(
+                        f"'{prefix}mix_by_phase.{phase}.{g}' must be 0: no {g} placements "
+                        f"in the {phase} phase (allowed: {', '.join(allowed)})")
+            if sum(mix.values()) <= 0:
+                raise ParameterError(f"'{prefix}mix_by_phase.{phase}' must have a positive "
+                                     "share")
+        missing = set(PHASE_NAMES) - set(obj.mix_by_phase)
+        if missing:
+            raise ParameterError(f"'{prefix}mix_by_phase' lacks phases: "
+                                 f"{', '.join(sorted(missing))}")
+    if isinstance(obj, Demand | InitialState) and sum(obj.need_shares.values()) <= 0:
+        raise ParameterError(f"'{prefix}need_shares' must have a positive share")
+
+
+def load_toml(path: str | Path) -> tuple[dict[str, Any], str]:
+    """Read a TOML file; a syntax error becomes a ParameterError naming the file."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as e:
+        raise ParameterError(f"{p}: cannot read ({e.strerror})") from None
+    try:
+        return tomllib.loads(text), text
+    except tomllib.TOMLDecodeError as e:
+        raise ParameterError(f"{p}: not valid TOML ({e})") from None
+
+
+def apply_scenario(base: Parameters, path: str | Path) -> Parameters:
+    """Apply a scenario TOML file's overrides to `base`."""
+    data, text = load_toml(path)
+    if isinstance(data.get("scenario"), Mapping):
+        data.pop("scenario")  # the scenario's own name and description, not parameters
+    return base.override(data, str(path), text)
+
+
+def scenario_name(path: str | Path) -> str:
+    """The scenario's name: [scenario] name in the file, else the file's stem."""
+    data, _ = load_toml(path)
+    meta = data.get("scenario")
+    if isinstance(meta, Mapping) and isinstance(meta.get("name"), str):
+        return str(meta["name"])
+    return Path(path).stem
+
+
+def iter_fields(cls: type = Parameters, prefix: str = ""
+                ) -> typing.Iterator[tuple[str, Any, Mapping[str, Any]]]:
+    """(dotted key, default, metadata) for every leaf parameter: the reference docs."""
+    defaults = cls()
+    hints = typing.get_type_hints(cls)
+    for f in dataclasses.fields(cls):
+        hint = hints[f.name]
+        if dataclasses.is_dataclass(hint):
+            yield from iter_fields(typing.cast(type, hint), prefix + f.name + ".")
+        else:
+            yield prefix + f.name, getattr(defaults, f.name), f.metadata
+
