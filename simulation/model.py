@@ -15,6 +15,7 @@ import zlib
 from collections import deque
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -29,9 +30,6 @@ from .vocabulary import (
     AGE_TO_BAND,
     AGE_TO_PHASE,
     BAND_NAMES,
-    CAPACITY_GROUPS,
-    CEASE_INDEX,
-    CEASE_REASONS,
     GROUP_INDEX,
     GROUPS_BY_PHASE,
     HAZARD_REASONS,
@@ -43,8 +41,20 @@ from .vocabulary import (
 )
 
 STREAMS = (
-    "initial", "sen_support", "requests", "panel", "tribunal", "ep_advice", "other_advice",
-    "issue", "drafting", "placement", "reviews", "exits", "moves_in", "phase_transfer",
+    "initial",
+    "sen_support",
+    "requests",
+    "panel",
+    "tribunal",
+    "ep_advice",
+    "other_advice",
+    "issue",
+    "drafting",
+    "placement",
+    "reviews",
+    "exits",
+    "moves_in",
+    "phase_transfer",
 )
 
 MAINSTREAM = GROUP_INDEX["mainstream"]
@@ -62,8 +72,13 @@ def streams(seed: int | np.random.SeedSequence) -> dict[str, np.random.Generator
     and the stream's name, so adding a stream never shifts the others' numbers."""
     root = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
     return {
-        name: np.random.Generator(np.random.PCG64(np.random.SeedSequence(
-            root.entropy, spawn_key=(*root.spawn_key, zlib.crc32(name.encode())))))
+        name: np.random.Generator(
+            np.random.PCG64(
+                np.random.SeedSequence(
+                    root.entropy, spawn_key=(*root.spawn_key, zlib.crc32(name.encode()))
+                )
+            )
+        )
         for name in STREAMS
     }
 
@@ -109,8 +124,10 @@ class SendSystem:
         self.env = simpy.Environment()
         self.rng = streams(seed)
         self.year_starts = self.cal.year_starts()
-        self.septembers = [self.cal.september(y) for y in range(
-            params.run.start_year, params.run.start_year + params.run.years + 1)]
+        self.septembers = [
+            self.cal.september(y)
+            for y in range(params.run.start_year, params.run.start_year + params.run.years + 1)
+        ]
         n_years, n_census = params.run.years, params.run.years + 1
         self.n_years = n_years
         self.flows: dict[str, list[float]] = {m: [0.0] * n_years for m in COUNT_FLOWS}
@@ -123,8 +140,7 @@ class SendSystem:
         a = params.assessment
         self.ep_team = Team(self.env, a.ep_fte, self.year_starts)
         pw = params.plan
-        self.coordinators = Team(self.env, pw.coordinators * pw.caseload_limit,
-                                 self.year_starts)
+        self.coordinators = Team(self.env, pw.coordinators * pw.caseload_limit, self.year_starts)
 
         # SEN support population by academic age (counts of children without a plan).
         self.sen_support = np.rint(np.array(params.demand.sen_support_by_age)).astype(np.int64)
@@ -145,8 +161,10 @@ class SendSystem:
         self.waiting_for = np.full(cap, NOT_WAITING, dtype=np.int64)
         self.wait_since = np.zeros(cap)
         self.occupancy = np.zeros(len(PLACEMENT_GROUPS), dtype=np.int64)
-        self.places = {SPECIAL: params.placement.special_state_places,
-                       RP: params.placement.rp_places}
+        self.places = {
+            SPECIAL: params.placement.special_state_places,
+            RP: params.placement.rp_places,
+        }
         self.waiting: dict[int, deque[int]] = {SPECIAL: deque(), RP: deque()}
         self.n_open = 0
 
@@ -176,7 +194,8 @@ class SendSystem:
     def _age_now(self, age_then: int, then: float) -> int:
         """Academic age now of a child who was `age_then` at day `then`."""
         passed = bisect.bisect_right(self.septembers, self.env.now) - bisect.bisect_right(
-            self.septembers, then)
+            self.septembers, then
+        )
         return min(age_then + passed, N_AGES - 1)
 
     def _placement_mix(self) -> np.ndarray:
@@ -230,8 +249,7 @@ class SendSystem:
 
     def _grow(self) -> None:
         n = len(self.active) * 2
-        for name in ("active", "age", "group", "need", "next_review", "waiting_for",
-                     "wait_since"):
+        for name in ("active", "age", "group", "need", "next_review", "waiting_for", "wait_since"):
             old = getattr(self, name)
             fill = {"next_review": np.inf, "waiting_for": NOT_WAITING}.get(name, 0)
             new = np.full(n, fill, dtype=old.dtype)
@@ -356,8 +374,9 @@ class SendSystem:
         from_pool = rng.binomial(self.sen_support, p_week)
         self.sen_support -= from_pool
         direct = rng.poisson(np.array(d.direct_requests_by_age) * trend * WEEK / DAYS_PER_YEAR)
-        ages = np.concatenate([np.repeat(np.arange(N_AGES), from_pool),
-                               np.repeat(np.arange(N_AGES), direct)])
+        ages = np.concatenate(
+            [np.repeat(np.arange(N_AGES), from_pool), np.repeat(np.arange(N_AGES), direct)]
+        )
         n = len(ages)
         if n == 0:
             return []
@@ -365,8 +384,7 @@ class SendSystem:
         days = t + rng.random(n) * WEEK
         return self._make_cases(ages, pooled, days)
 
-    def _make_cases(self, ages: np.ndarray, pooled: np.ndarray, days: np.ndarray
-                    ) -> list[Case]:
+    def _make_cases(self, ages: np.ndarray, pooled: np.ndarray, days: np.ndarray) -> list[Case]:
         """Cases with every random fortune drawn now, stream by stream."""
         n = len(ages)
         r, a, pw = self.rng, self.p.assessment, self.p.plan
@@ -374,8 +392,10 @@ class SendSystem:
         panel_u = r["panel"].random((n, 3))
         tribunal = gamma(r["tribunal"], self.p.panel.tribunal_days, 0.5, n)
         ep = gamma(r["ep_advice"], a.ep_days_per_advice, a.ep_work_cv, n)
-        other = np.maximum(gamma(r["other_advice"], a.health_advice_days, a.advice_cv, n),
-                           gamma(r["other_advice"], a.social_care_advice_days, a.advice_cv, n))
+        other = np.maximum(
+            gamma(r["other_advice"], a.health_advice_days, a.advice_cv, n),
+            gamma(r["other_advice"], a.social_care_advice_days, a.advice_cv, n),
+        )
         issue_u = r["issue"].random((n, 2))
         draft = gamma(r["drafting"], pw.draft_days, pw.draft_cv, n)
         finalise = gamma(r["drafting"], pw.finalise_days, pw.draft_cv, n)
@@ -383,17 +403,26 @@ class SendSystem:
         order = np.argsort(days, kind="stable")
         cases = []
         for k in order:
-            cases.append(Case(
-                id=self.next_case_id, age=int(ages[k]), need=min(int(need[k]), len(NEEDS) - 1),
-                from_sen_support=bool(pooled[k]), request_day=float(days[k]),
-                u_refuse=float(panel_u[k, 0]), u_appeal=float(panel_u[k, 1]),
-                u_upheld=float(panel_u[k, 2]), tribunal_days=float(tribunal[k]),
-                ep_work=float(ep[k]), other_advice_days=float(other[k]),
-                u_not_issue=float(issue_u[k, 0]),
-                exception=bool(issue_u[k, 1] < a.p_exception),
-                draft_work=float(draft[k]),
-                comment_days=pw.comment_days + float(finalise[k]), u_place=float(place_u[k]),
-            ))
+            cases.append(
+                Case(
+                    id=self.next_case_id,
+                    age=int(ages[k]),
+                    need=min(int(need[k]), len(NEEDS) - 1),
+                    from_sen_support=bool(pooled[k]),
+                    request_day=float(days[k]),
+                    u_refuse=float(panel_u[k, 0]),
+                    u_appeal=float(panel_u[k, 1]),
+                    u_upheld=float(panel_u[k, 2]),
+                    tribunal_days=float(tribunal[k]),
+                    ep_work=float(ep[k]),
+                    other_advice_days=float(other[k]),
+                    u_not_issue=float(issue_u[k, 0]),
+                    exception=bool(issue_u[k, 1] < a.p_exception),
+                    draft_work=float(draft[k]),
+                    comment_days=pw.comment_days + float(finalise[k]),
+                    u_place=float(place_u[k]),
+                )
+            )
             self.next_case_id += 1
         return cases
 
@@ -407,8 +436,9 @@ class SendSystem:
         d = self.p.demand
         rng = self.rng["sen_support"]
         new = rng.poisson(np.array(d.identification_by_age) * WEEK / DAYS_PER_YEAR)
-        left = rng.binomial(self.sen_support, -math.expm1(-d.sen_support_exit_rate * WEEK
-                                                          / DAYS_PER_YEAR))
+        left = rng.binomial(
+            self.sen_support, -math.expm1(-d.sen_support_exit_rate * WEEK / DAYS_PER_YEAR)
+        )
         self.sen_support += new - left
         self._count("sen_support_identified", self.env.now, float(new.sum()))
 
@@ -446,8 +476,7 @@ class SendSystem:
             self._event(case.id, "refused")
             if case.u_appeal < pn.p_refusal_appealed:
                 self._count("refusals_appealed", day)
-                self.env.timeout(day - self.env.now + case.tribunal_days).callbacks.append(
-                    lambda _ev, case=case: self._tribunal(case))
+                self._after(day - self.env.now + case.tribunal_days, partial(self._tribunal, case))
             else:
                 self._return_to_sen_support(case)
             return
@@ -471,8 +500,9 @@ class SendSystem:
         """The LA has agreed to assess (or the tribunal has ordered it): advice is asked
         for on the decision day."""
         if decision_day > self.env.now:
-            self._after(decision_day - self.env.now,
-                        lambda: self._start_assessment(case, decision_day))
+            self._after(
+                decision_day - self.env.now, lambda: self._start_assessment(case, decision_day)
+            )
             return
         self._open_change(+1)
         self._event(case.id, "assessment_started")
@@ -484,8 +514,10 @@ class SendSystem:
         parallel, each due within 6 weeks; the decision whether to issue follows the last."""
         self._event(case.id, "ep_advice")
         all_in = max(self.env.now, decision_day + case.other_advice_days)
-        self._after(all_in - self.env.now + self.p.assessment.issue_decision_days,
-                    lambda: self._decision_to_issue(case))
+        self._after(
+            all_in - self.env.now + self.p.assessment.issue_decision_days,
+            lambda: self._decision_to_issue(case),
+        )
 
     def _decision_to_issue(self, case: Case) -> None:
         """Decision whether to issue a plan, due by week 16 (CoP 9.53); a decision not to
@@ -565,25 +597,31 @@ class SendSystem:
         if k < len(due):
             due = due[np.argsort(self.next_review[due], kind="stable")[:k]]
         u = self.rng["reviews"].random((k, 2))
-        outcome = np.searchsorted(np.cumsum([r.p_cease, r.p_change_placement, r.p_amend]),
-                                  u[:, 0], side="right")  # 0 cease, 1 change, 2 amend, 3 keep
+        outcome = np.searchsorted(
+            np.cumsum([r.p_cease, r.p_change_placement, r.p_amend]), u[:, 0], side="right"
+        )  # 0 cease, 1 change, 2 amend, 3 keep
         counts = np.bincount(outcome, minlength=4)
         self._count("reviews_completed", now, k)
-        for j, name in enumerate(("ar_outcome_cease", "ar_outcome_change_placement",
-                                  "ar_outcome_amend", "ar_outcome_maintain")):
+        for j, name in enumerate(
+            (
+                "ar_outcome_cease",
+                "ar_outcome_change_placement",
+                "ar_outcome_amend",
+                "ar_outcome_maintain",
+            )
+        ):
             self._count(name, now, float(counts[j]))
         ages = self.age[due]
-        self.next_review[due] = now + np.where(ages < 5, r.under5_interval_days,
-                                               r.interval_days)
+        self.next_review[due] = now + np.where(ages < 5, r.under5_interval_days, r.interval_days)
         for j in np.flatnonzero(outcome <= 1).tolist():
             i = int(due[j])
             if outcome[j] == 0:
                 self._cease(i, "needs_met")
                 continue
-            current = int(self.waiting_for[i]) if self.waiting_for[i] >= 0 else int(
-                self.group[i])
-            self._replace(i, self._draw_group(int(self.age[i]), int(self.need[i]), u[j, 1],
-                                              current))
+            current = int(self.waiting_for[i]) if self.waiting_for[i] >= 0 else int(self.group[i])
+            self._replace(
+                i, self._draw_group(int(self.age[i]), int(self.need[i]), u[j, 1], current)
+            )
 
     def _replace(self, i: int, target: int) -> None:
         """Name a new setting for plan i (review or phase transfer), waiting in the holding
@@ -610,8 +648,10 @@ class SendSystem:
         p = self.p
         self.sen_support[1:] = self.sen_support[:-1].copy()
         self.sen_support[0] = 0
-        for g, added in ((SPECIAL, p.placement.special_places_added_per_year),
-                         (RP, p.placement.rp_places_added_per_year)):
+        for g, added in (
+            (SPECIAL, p.placement.special_places_added_per_year),
+            (RP, p.placement.rp_places_added_per_year),
+        ):
             self.places[g] = max(0, self.places[g] + added)
         n = self.n_plans
         idx = np.flatnonzero(self.active[:n])
@@ -631,8 +671,7 @@ class SendSystem:
             if age == 19 and u[j, 0] < pt.p_cease_at_19:
                 self._cease(i, self._leaving_reason(u[j, 2]))
                 continue
-            current = int(self.waiting_for[i]) if self.waiting_for[i] >= 0 else int(
-                self.group[i])
+            current = int(self.waiting_for[i]) if self.waiting_for[i] >= 0 else int(self.group[i])
             allowed = GROUPS_BY_PHASE[PHASE_NAMES[AGE_TO_PHASE[age]]]
             if PLACEMENT_GROUPS[current] in allowed and u[j, 1] < pt.p_keep_setting:
                 target = current
@@ -641,8 +680,7 @@ class SendSystem:
             self._replace(i, target)
         for g in self.places:
             self._offer_places(g)
-        self._schedule_exits(np.flatnonzero(self.active[: self.n_plans]),
-                             self._next_september())
+        self._schedule_exits(np.flatnonzero(self.active[: self.n_plans]), self._next_september())
 
     def _leaving_reason(self, u: float) -> str:
         """Why a plan ceases at 19: in proportion to the 16-19 leaving hazards."""
@@ -663,14 +701,19 @@ class SendSystem:
         shares = _normalise_seq(ex.moves_in_band_shares)
         bands = np.searchsorted(np.cumsum(shares), rng.random(n), side="right").clip(0, 4)
         for b, day, u_age, u_need, u_place in zip(
-                bands.tolist(), t + rng.random(n) * WEEK, rng.random(n), rng.random(n),
-                rng.random(n), strict=True):
+            bands.tolist(),
+            t + rng.random(n) * WEEK,
+            rng.random(n),
+            rng.random(n),
+            rng.random(n),
+            strict=True,
+        ):
             lo, hi = AGE_BANDS[BAND_NAMES[b]]
             age = lo + int(u_age * (hi - lo + 1))
-            need = min(int(np.searchsorted(np.cumsum(self._need_p), u_need, side="right")),
-                       len(NEEDS) - 1)
-            self.env.timeout(day - self.env.now).callbacks.append(
-                lambda _ev, a=age, nd=need, up=u_place: self._move_in(a, nd, up))
+            need = min(
+                int(np.searchsorted(np.cumsum(self._need_p), u_need, side="right")), len(NEEDS) - 1
+            )
+            self._after(day - self.env.now, partial(self._move_in, age, need, u_place))
 
     def _move_in(self, age: int, need: int, u_place: float) -> None:
         now = self.env.now
@@ -714,8 +757,9 @@ class SendSystem:
                 needs = np.searchsorted(np.cumsum(need_p), rng.random(n), side="right")
                 for age, need in zip(ages.tolist(), needs.tolist(), strict=True):
                     interval = self._review_interval(age)
-                    self._new_plan(age, min(need, len(NEEDS) - 1), gi,
-                                   float(rng.random() * interval))
+                    self._new_plan(
+                        age, min(need, len(NEEDS) - 1), gi, float(rng.random() * interval)
+                    )
         k = p.initial.requests_awaiting_decision
         if k:
             ages = self._request_ages(rng, k)
@@ -725,8 +769,11 @@ class SendSystem:
         if k:
             ages = self._request_ages(rng, k)
             elapsed = rng.random(k) * TWENTY_WEEKS
-            for case, e in zip(self._make_cases(ages, np.zeros(k, bool), -elapsed),
-                               np.sort(elapsed)[::-1], strict=True):
+            for case, e in zip(
+                self._make_cases(ages, np.zeros(k, bool), -elapsed),
+                np.sort(elapsed)[::-1],
+                strict=True,
+            ):
                 self._open_change(+1)
                 if e < TWENTY_WEEKS / 2:  # still waiting for advice
                     self._open_change(-1)
@@ -737,11 +784,13 @@ class SendSystem:
     def _request_ages(self, rng: np.random.Generator, k: int) -> np.ndarray:
         d = self.p.demand
         w = np.array(d.request_hazard_by_age) * self.sen_support + np.array(
-            d.direct_requests_by_age)
+            d.direct_requests_by_age
+        )
         if w.sum() <= 0:
             w = np.ones(N_AGES)
         return np.searchsorted(np.cumsum(w / w.sum()), rng.random(k), side="right").clip(
-            0, N_AGES - 1)
+            0, N_AGES - 1
+        )
 
     def _take_census(self, k: int) -> None:
         """The January census: stock of plans by placement, age band and need."""
@@ -816,16 +865,21 @@ class SendSystem:
         self._open_change(0)
         f: dict[str, np.ndarray] = {m: np.array(v) for m, v in self.flows.items()}
         with np.errstate(invalid="ignore", divide="ignore"):
-            f["pct_within_20wks_excl_exceptions"] = 100 * f[
-                "issued_within_20wks_excl_exceptions"] / f["plans_issued_excl_exceptions"]
-            f["pct_requests_decided_within_6wks"] = 100 * f[
-                "requests_decided_within_6wks"] / f["requests_decided"]
-        f["weeks_to_issue_mean"] = np.array([np.mean(w) if w else np.nan
-                                             for w in self.weeks_to_issue])
-        f["weeks_to_issue_p90"] = np.array([np.percentile(w, 90) if w else np.nan
-                                            for w in self.weeks_to_issue])
-        f["placement_wait_weeks_mean"] = np.array([np.mean(w) if w else np.nan
-                                                   for w in self.wait_weeks])
+            f["pct_within_20wks_excl_exceptions"] = (
+                100 * f["issued_within_20wks_excl_exceptions"] / f["plans_issued_excl_exceptions"]
+            )
+            f["pct_requests_decided_within_6wks"] = (
+                100 * f["requests_decided_within_6wks"] / f["requests_decided"]
+            )
+        f["weeks_to_issue_mean"] = np.array(
+            [np.mean(w) if w else np.nan for w in self.weeks_to_issue]
+        )
+        f["weeks_to_issue_p90"] = np.array(
+            [np.percentile(w, 90) if w else np.nan for w in self.weeks_to_issue]
+        )
+        f["placement_wait_weeks_mean"] = np.array(
+            [np.mean(w) if w else np.nan for w in self.wait_weeks]
+        )
         f["ep_utilisation"] = self.ep_team.utilisation()
         f["ep_queue_mean"] = self.ep_team.mean_queue()
         f["ep_wait_weeks_mean"] = self.ep_team.mean_wait_weeks()
@@ -858,10 +912,10 @@ def _round_preserving_total(values: tuple[float, ...]) -> list[int]:
     """Whole numbers summing to the rounded total (largest remainder)."""
     v = np.array(values, dtype=float)
     floors = np.floor(v).astype(int)
-    short = int(round(v.sum())) - int(floors.sum())
+    short = round(v.sum()) - int(floors.sum())
     if short > 0:
         floors[np.argsort(-(v - floors), kind="stable")[:short]] += 1
-    return floors.tolist()
+    return [int(x) for x in floors]
 
 
 def run_replication(params: Parameters, seed: int | np.random.SeedSequence) -> Results:

@@ -49,8 +49,15 @@ def _p(
     inner_keys: tuple[str, ...] | None = None,
     choices: tuple[str, ...] | None = None,
 ) -> Any:
-    meta = {"doc": doc, "lo": lo, "hi": hi, "length": length, "keys": keys,
-            "inner_keys": inner_keys, "choices": choices}
+    meta = {
+        "doc": doc,
+        "lo": lo,
+        "hi": hi,
+        "length": length,
+        "keys": keys,
+        "inner_keys": inner_keys,
+        "choices": choices,
+    }
     if isinstance(default, dict | list):
         return field(default_factory=lambda: _copy(default), metadata=meta)
     return field(default=default, metadata=meta)
@@ -68,8 +75,9 @@ def _ages(value: float = 0.0) -> tuple[float, ...]:
 
 @dataclass(frozen=True)
 class RunSettings:
-    start_year: int = _p(2025, "January census the run starts from (the stock at 1 Jan).",
-                         lo=2000, hi=2100)
+    start_year: int = _p(
+        2025, "January census the run starts from (the stock at 1 Jan).", lo=2000, hi=2100
+    )
     years: int = _p(5, "Calendar years simulated after the start census.", lo=1, hi=50)
     event_log: bool = _p(False, "Keep a long event log (entity_id, event, time); slow.")
 
@@ -77,88 +85,156 @@ class RunSettings:
 @dataclass(frozen=True)
 class Demand:
     sen_support_by_age: tuple[float, ...] = _p(
-        _ages(), "Children on SEN support at the start, by academic age 0-25.",
-        lo=0, length=N_AGES)
+        _ages(), "Children on SEN support at the start, by academic age 0-25.", lo=0, length=N_AGES
+    )
     identification_by_age: tuple[float, ...] = _p(
-        _ages(), "Children newly identified for SEN support per year, by academic age.",
-        lo=0, length=N_AGES)
+        _ages(),
+        "Children newly identified for SEN support per year, by academic age.",
+        lo=0,
+        length=N_AGES,
+    )
     sen_support_exit_rate: float = _p(
-        0.1, "Rate per child-year of leaving SEN support without a request (needs met, "
-        "moved away). *Assumption*: no published LA figure.", lo=0, hi=5)
+        0.1,
+        "Rate per child-year of leaving SEN support without a request (needs met, "
+        "moved away). *Assumption*: no published LA figure.",
+        lo=0,
+        hi=5,
+    )
     request_hazard_by_age: tuple[float, ...] = _p(
-        _ages(), "Requests for assessment per child-year on SEN support, by academic age.",
-        lo=0, hi=5, length=N_AGES)
+        _ages(),
+        "Requests for assessment per child-year on SEN support, by academic age.",
+        lo=0,
+        hi=5,
+        length=N_AGES,
+    )
     direct_requests_by_age: tuple[float, ...] = _p(
-        _ages(), "Requests per year not from school SEN support (early years, health, "
-        "post-16), by academic age.", lo=0, length=N_AGES)
+        _ages(),
+        "Requests per year not from school SEN support (early years, health, "
+        "post-16), by academic age.",
+        lo=0,
+        length=N_AGES,
+    )
     request_trend: float = _p(
-        0.0, "Annual proportional growth of the request hazard and direct requests.",
-        lo=-0.5, hi=1.0)
+        0.0,
+        "Annual proportional growth of the request hazard and direct requests.",
+        lo=-0.5,
+        hi=1.0,
+    )
     request_hazard_multiplier: float = _p(
-        1.0, "Policy lever: multiplies the request hazard on SEN support (early "
-        "intervention < 1).", lo=0, hi=10)
+        1.0,
+        "Policy lever: multiplies the request hazard on SEN support (early intervention < 1).",
+        lo=0,
+        hi=10,
+    )
     need_shares: dict[str, float] = _p(
         {n: 1.0 / len(NEEDS) for n in NEEDS},
-        "Primary need of new plans (shares; normalised).", lo=0, keys=NEEDS)
+        "Primary need of new plans (shares; normalised).",
+        lo=0,
+        keys=NEEDS,
+    )
 
 
 @dataclass(frozen=True)
 class Panel:
     sitting_interval_days: float = _p(
-        7.0, "Days between decision-making panel sittings; 0 decides each request the "
-        "day it arrives (no panel). Decision due within 6 weeks (CoP 9.14).", lo=0, hi=91)
+        7.0,
+        "Days between decision-making panel sittings; 0 decides each request the "
+        "day it arrives (no panel). Decision due within 6 weeks (CoP 9.14).",
+        lo=0,
+        hi=91,
+    )
     slots_per_sitting: int = _p(
-        1_000_000, "Requests the panel can decide at one sitting; the rest wait.", lo=0)
-    p_refuse: float = _p(0.15, "Share of decided requests refused (decided not to assess).",
-                         lo=0, hi=1)
+        1_000_000, "Requests the panel can decide at one sitting; the rest wait.", lo=0
+    )
+    p_refuse: float = _p(
+        0.15, "Share of decided requests refused (decided not to assess).", lo=0, hi=1
+    )
     p_refusal_appealed: float = _p(
-        0.1, "Share of refusals appealed to the First-tier Tribunal. *Assumption*: MoJ "
-        "publishes appeals for all decision types, not by type.", lo=0, hi=1)
+        0.1,
+        "Share of refusals appealed to the First-tier Tribunal. *Assumption*: MoJ "
+        "publishes appeals for all decision types, not by type.",
+        lo=0,
+        hi=1,
+    )
     p_appeal_upheld: float = _p(
-        0.9, "Share of appeals against refusal decided in the family's favour (national "
-        "tribunal statistics: most appeals that reach a decision are upheld).", lo=0, hi=1)
+        0.9,
+        "Share of appeals against refusal decided in the family's favour (national "
+        "tribunal statistics: most appeals that reach a decision are upheld).",
+        lo=0,
+        hi=1,
+    )
     tribunal_days: float = _p(
-        300.0, "Mean days from refusal to tribunal decision. *Assumption*.", lo=0, hi=1500)
+        300.0, "Mean days from refusal to tribunal decision. *Assumption*.", lo=0, hi=1500
+    )
 
 
 @dataclass(frozen=True)
 class Assessment:
-    ep_fte: float = _p(10.0, "Educational psychologist FTE writing statutory advice.",
-                       lo=0, hi=10_000)
+    ep_fte: float = _p(
+        10.0, "Educational psychologist FTE writing statutory advice.", lo=0, hi=10_000
+    )
     ep_days_per_advice: float = _p(
-        7.0, "Calendar days of one EP FTE's time per statutory advice (so one FTE "
-        "writes about 365/this a year).", lo=0.01, hi=365)
-    ep_work_cv: float = _p(0.5, "Coefficient of variation of EP time per advice (1 = "
-                           "exponential).", lo=0, hi=5)
+        7.0,
+        "Calendar days of one EP FTE's time per statutory advice (so one FTE "
+        "writes about 365/this a year).",
+        lo=0.01,
+        hi=365,
+    )
+    ep_work_cv: float = _p(
+        0.5, "Coefficient of variation of EP time per advice (1 = exponential).", lo=0, hi=5
+    )
     health_advice_days: float = _p(
-        35.0, "Mean days for health advice (due within 6 weeks).", lo=0, hi=730)
+        35.0, "Mean days for health advice (due within 6 weeks).", lo=0, hi=730
+    )
     social_care_advice_days: float = _p(
-        35.0, "Mean days for social care advice (due within 6 weeks).", lo=0, hi=730)
-    advice_cv: float = _p(0.5, "Coefficient of variation of health and social care advice "
-                          "delays. *Assumption*.", lo=0, hi=5)
+        35.0, "Mean days for social care advice (due within 6 weeks).", lo=0, hi=730
+    )
+    advice_cv: float = _p(
+        0.5,
+        "Coefficient of variation of health and social care advice delays. *Assumption*.",
+        lo=0,
+        hi=5,
+    )
     issue_decision_days: float = _p(
-        7.0, "Days from the last advice to the decision whether to issue (16-week rule).",
-        lo=0, hi=365)
-    p_not_issue: float = _p(0.03, "Share of completed assessments with a decision not to "
-                            "issue.", lo=0, hi=1)
+        7.0,
+        "Days from the last advice to the decision whether to issue (16-week rule).",
+        lo=0,
+        hi=365,
+    )
+    p_not_issue: float = _p(
+        0.03, "Share of completed assessments with a decision not to issue.", lo=0, hi=1
+    )
     p_exception: float = _p(
-        0.02, "Share of new plans where an exception to the 20-week limit applies "
-        "(excluded from the headline percentage).", lo=0, hi=1)
+        0.02,
+        "Share of new plans where an exception to the 20-week limit applies "
+        "(excluded from the headline percentage).",
+        lo=0,
+        hi=1,
+    )
 
 
 @dataclass(frozen=True)
 class PlanWriting:
     coordinators: float = _p(8.0, "EHC coordinator FTE drafting plans.", lo=0, hi=10_000)
     caseload_limit: int = _p(
-        6, "Drafts one coordinator FTE works on at a time (caseload limit). *Assumption*.",
-        lo=1, hi=1000)
-    draft_days: float = _p(21.0, "Mean calendar days to write a draft once a coordinator "
-                           "takes it on.", lo=0.01, hi=730)
+        6,
+        "Drafts one coordinator FTE works on at a time (caseload limit). *Assumption*.",
+        lo=1,
+        hi=1000,
+    )
+    draft_days: float = _p(
+        21.0, "Mean calendar days to write a draft once a coordinator takes it on.", lo=0.01, hi=730
+    )
     draft_cv: float = _p(0.5, "Coefficient of variation of drafting time.", lo=0, hi=5)
-    comment_days: float = _p(15.0, "Family comment period on the draft (at least 15 days, "
-                             "CoP 9.77).", lo=15, hi=365)
-    finalise_days: float = _p(14.0, "Mean days from the end of comments to the final plan "
-                              "(consulting schools).", lo=0, hi=365)
+    comment_days: float = _p(
+        15.0, "Family comment period on the draft (at least 15 days, CoP 9.77).", lo=15, hi=365
+    )
+    finalise_days: float = _p(
+        14.0,
+        "Mean days from the end of comments to the final plan (consulting schools).",
+        lo=0,
+        hi=365,
+    )
 
 
 @dataclass(frozen=True)
@@ -166,56 +242,91 @@ class Placements:
     mix_by_phase: dict[str, dict[str, float]] = _p(
         {ph: {g: 1.0 for g in gs} for ph, gs in GROUPS_BY_PHASE.items()},
         "Placement of new plans by phase: phase -> group -> share (normalised over the "
-        "groups open in that phase).", lo=0, keys=PHASE_NAMES, inner_keys=PLACEMENT_GROUPS)
+        "groups open in that phase).",
+        lo=0,
+        keys=PHASE_NAMES,
+        inner_keys=PLACEMENT_GROUPS,
+    )
     need_weights: dict[str, dict[str, float]] = _p(
-        {}, "Multipliers on the placement shares by primary need: need -> group -> "
+        {},
+        "Multipliers on the placement shares by primary need: need -> group -> "
         "weight (1 = no effect). Default none: no LA publishes placement by need.",
-        lo=0, keys=NEEDS, inner_keys=PLACEMENT_GROUPS)
-    rp_places: int = _p(1_000_000, "Resourced provision / SEN unit places at the start.",
-                        lo=0)
-    special_state_places: int = _p(1_000_000, "State special school places at the start.",
-                                   lo=0)
-    rp_places_added_per_year: int = _p(0, "Resourced places opening each September.",
-                                       lo=-100_000, hi=100_000)
-    special_places_added_per_year: int = _p(0, "State special places opening each "
-                                            "September.", lo=-100_000, hi=100_000)
-    overflow: str = _p("wait", "When no state place is free: 'wait' (in mainstream or "
-                       "awaiting provision) or 'independent' (placed in the independent "
-                       "sector at once).", choices=("wait", "independent"))
+        lo=0,
+        keys=NEEDS,
+        inner_keys=PLACEMENT_GROUPS,
+    )
+    rp_places: int = _p(1_000_000, "Resourced provision / SEN unit places at the start.", lo=0)
+    special_state_places: int = _p(1_000_000, "State special school places at the start.", lo=0)
+    rp_places_added_per_year: int = _p(
+        0, "Resourced places opening each September.", lo=-100_000, hi=100_000
+    )
+    special_places_added_per_year: int = _p(
+        0, "State special places opening each September.", lo=-100_000, hi=100_000
+    )
+    overflow: str = _p(
+        "wait",
+        "When no state place is free: 'wait' (in mainstream or "
+        "awaiting provision) or 'independent' (placed in the independent "
+        "sector at once).",
+        choices=("wait", "independent"),
+    )
     max_wait_days: float = _p(
-        365.0, "With overflow 'wait', a child still waiting this long goes independent.",
-        lo=0, hi=10_000)
+        365.0,
+        "With overflow 'wait', a child still waiting this long goes independent.",
+        lo=0,
+        hi=10_000,
+    )
 
 
 @dataclass(frozen=True)
 class Reviews:
     officers: float = _p(6.0, "Review officer FTE running annual reviews.", lo=0, hi=10_000)
     reviews_per_officer_per_week: float = _p(
-        12.0, "Reviews one officer FTE completes a week. *Assumption*.", lo=0, hi=1000)
-    interval_days: float = _p(365.0, "Days between annual reviews (at least every 12 "
-                              "months).", lo=1, hi=730)
-    under5_interval_days: float = _p(182.0, "Days between reviews for under-5s (CoP 9.178 "
-                                     "advises every 3-6 months).", lo=1, hi=730)
+        12.0, "Reviews one officer FTE completes a week. *Assumption*.", lo=0, hi=1000
+    )
+    interval_days: float = _p(
+        365.0, "Days between annual reviews (at least every 12 months).", lo=1, hi=730
+    )
+    under5_interval_days: float = _p(
+        182.0,
+        "Days between reviews for under-5s (CoP 9.178 advises every 3-6 months).",
+        lo=1,
+        hi=730,
+    )
     p_amend: float = _p(0.45, "Share of reviews that amend the plan.", lo=0, hi=1)
-    p_change_placement: float = _p(0.03, "Share of reviews that change the placement.",
-                                   lo=0, hi=1)
-    p_cease: float = _p(0.01, "Share of reviews that cease the plan (needs met).", lo=0,
-                        hi=1)
-    overdue_after_days: float = _p(28.0, "A review not done this many days after it fell "
-                                   "due counts as overdue (4-week decision rule).", lo=0,
-                                   hi=365)
+    p_change_placement: float = _p(0.03, "Share of reviews that change the placement.", lo=0, hi=1)
+    p_cease: float = _p(0.01, "Share of reviews that cease the plan (needs met).", lo=0, hi=1)
+    overdue_after_days: float = _p(
+        28.0,
+        "A review not done this many days after it fell "
+        "due counts as overdue (4-week decision rule).",
+        lo=0,
+        hi=365,
+    )
 
 
 @dataclass(frozen=True)
 class PhaseTransfer:
     p_keep_setting: float = _p(
-        0.85, "Chance a child keeps the same kind of setting at a phase transfer when that "
+        0.85,
+        "Chance a child keeps the same kind of setting at a phase transfer when that "
         "kind exists in the next phase; otherwise the next phase's mix applies. "
-        "*Assumption*.", lo=0, hi=1)
-    p_cease_at_16: float = _p(0.02, "Share of plans ceasing at the end of Year 11 (left "
-                              "education or training).", lo=0, hi=1)
-    p_cease_at_19: float = _p(0.25, "Share of plans ceasing at 19 (employment, HE, or "
-                              "no longer in education).", lo=0, hi=1)
+        "*Assumption*.",
+        lo=0,
+        hi=1,
+    )
+    p_cease_at_16: float = _p(
+        0.02,
+        "Share of plans ceasing at the end of Year 11 (left education or training).",
+        lo=0,
+        hi=1,
+    )
+    p_cease_at_19: float = _p(
+        0.25,
+        "Share of plans ceasing at 19 (employment, HE, or no longer in education).",
+        lo=0,
+        hi=1,
+    )
 
 
 @dataclass(frozen=True)
@@ -223,30 +334,46 @@ class Exits:
     hazard_by_band: dict[str, tuple[float, ...]] = _p(
         {r: (0.0,) * len(BAND_NAMES) for r in HAZARD_REASONS},
         "Ceasing hazards per plan-year by reason and SEN2 age band "
-        "(under5, 5to10, 11to15, 16to19, 20to25).", lo=0, hi=10, keys=HAZARD_REASONS,
-        length=len(BAND_NAMES))
-    max_age: int = _p(25, "Plans cease (max_age) at the September the academic age "
-                      "passes this.", lo=16, hi=25)
-    moves_in_per_year: float = _p(0.0, "Plans transferred in from other LAs per year.",
-                                  lo=0)
+        "(under5, 5to10, 11to15, 16to19, 20to25).",
+        lo=0,
+        hi=10,
+        keys=HAZARD_REASONS,
+        length=len(BAND_NAMES),
+    )
+    max_age: int = _p(
+        25, "Plans cease (max_age) at the September the academic age passes this.", lo=16, hi=25
+    )
+    moves_in_per_year: float = _p(0.0, "Plans transferred in from other LAs per year.", lo=0)
     moves_in_band_shares: tuple[float, ...] = _p(
-        (0.1, 0.4, 0.35, 0.13, 0.02), "Age bands of plans moving in (shares). "
-        "*Assumption*: SEN2 does not publish transfers in by age.", lo=0,
-        length=len(BAND_NAMES))
+        (0.1, 0.4, 0.35, 0.13, 0.02),
+        "Age bands of plans moving in (shares). "
+        "*Assumption*: SEN2 does not publish transfers in by age.",
+        lo=0,
+        length=len(BAND_NAMES),
+    )
 
 
 @dataclass(frozen=True)
 class InitialState:
     caseload: dict[str, tuple[float, ...]] = _p(
-        {}, "Plans at the start census by placement group and age band.", lo=0,
-        keys=PLACEMENT_GROUPS, length=len(BAND_NAMES))
-    assessments_in_progress: int = _p(0, "Assessments under way at the start (agreed, "
-                                      "plan not yet issued).", lo=0)
-    requests_awaiting_decision: int = _p(0, "Requests waiting for a panel decision at the "
-                                         "start.", lo=0)
+        {},
+        "Plans at the start census by placement group and age band.",
+        lo=0,
+        keys=PLACEMENT_GROUPS,
+        length=len(BAND_NAMES),
+    )
+    assessments_in_progress: int = _p(
+        0, "Assessments under way at the start (agreed, plan not yet issued).", lo=0
+    )
+    requests_awaiting_decision: int = _p(
+        0, "Requests waiting for a panel decision at the start.", lo=0
+    )
     need_shares: dict[str, float] = _p(
-        {n: 1.0 / len(NEEDS) for n in NEEDS}, "Primary need of plans held at the start "
-        "(shares).", lo=0, keys=NEEDS)
+        {n: 1.0 / len(NEEDS) for n in NEEDS},
+        "Primary need of plans held at the start (shares).",
+        lo=0,
+        keys=NEEDS,
+    )
 
 
 @dataclass(frozen=True)
@@ -272,8 +399,9 @@ class Parameters:
     def to_dict(self) -> dict[str, Any]:
         return _to_plain(self)  # type: ignore[no-any-return]
 
-    def override(self, changes: Mapping[str, Any], source: str = "<overrides>",
-                 text: str | None = None) -> Parameters:
+    def override(
+        self, changes: Mapping[str, Any], source: str = "<overrides>", text: str | None = None
+    ) -> Parameters:
         """A copy with `changes` (nested like the TOML) applied; unknown keys are errors."""
         merged = _merge(self.to_dict(), changes, source, text, "")
         return from_dict(merged, source, text)
@@ -315,18 +443,22 @@ def _line_of(text: str | None, path: str) -> str:
     return ""
 
 
-def _merge(base: dict[str, Any], changes: Mapping[str, Any], source: str, text: str | None,
-           prefix: str) -> dict[str, Any]:
+def _merge(
+    base: dict[str, Any], changes: Mapping[str, Any], source: str, text: str | None, prefix: str
+) -> dict[str, Any]:
     out = dict(base)
     for key, value in changes.items():
         path = f"{prefix}{key}"
         if key not in base:
             allowed = ", ".join(sorted(base))
             raise ParameterError(
-                f"{source}{_line_of(text, path)}: unknown key '{path}' (allowed here: "
-                f"{allowed})")
-        if isinstance(base[key], dict) and isinstance(value, Mapping) and not _is_open_dict(
-                prefix + key):
+                f"{source}{_line_of(text, path)}: unknown key '{path}' (allowed here: {allowed})"
+            )
+        if (
+            isinstance(base[key], dict)
+            and isinstance(value, Mapping)
+            and not _is_open_dict(prefix + key)
+        ):
             out[key] = _merge(base[key], value, source, text, path + ".")
         else:
             out[key] = value
@@ -342,24 +474,26 @@ def _is_open_dict(path: str) -> bool:
     return path in _OPEN_DICTS
 
 
-def from_dict(data: Mapping[str, Any], source: str = "<dict>", text: str | None = None
-              ) -> Parameters:
+def from_dict(
+    data: Mapping[str, Any], source: str = "<dict>", text: str | None = None
+) -> Parameters:
     """Build Parameters from nested plain data, naming the key of any bad value."""
     return _build(Parameters, data, source, text, "")  # type: ignore[no-any-return]
 
 
-def _build(cls: type, data: Mapping[str, Any], source: str, text: str | None,
-           prefix: str) -> Any:
+def _build(cls: type, data: Mapping[str, Any], source: str, text: str | None, prefix: str) -> Any:
     if not isinstance(data, Mapping):
-        raise ParameterError(f"{source}{_line_of(text, prefix.rstrip('.'))}: "
-                             f"'{prefix.rstrip('.')}' must be a table")
+        raise ParameterError(
+            f"{source}{_line_of(text, prefix.rstrip('.'))}: '{prefix.rstrip('.')}' must be a table"
+        )
     hints = typing.get_type_hints(cls)
     names = {f.name for f in dataclasses.fields(cls)}
     for key in data:
         if key not in names:
             raise ParameterError(
                 f"{source}{_line_of(text, prefix + key)}: unknown key '{prefix}{key}' "
-                f"(allowed here: {', '.join(sorted(names))})")
+                f"(allowed here: {', '.join(sorted(names))})"
+            )
     kwargs: dict[str, Any] = {}
     for f in dataclasses.fields(cls):
         if f.name not in data:
@@ -380,16 +514,20 @@ def _fail(source: str, text: str | None, path: str, msg: str) -> typing.NoReturn
     raise ParameterError(f"{source}{_line_of(text, path)}: '{path}' {msg}")
 
 
-def _coerce(hint: Any, value: Any, meta: Mapping[str, Any], path: str, source: str,
-            text: str | None) -> Any:
+def _coerce(
+    hint: Any, value: Any, meta: Mapping[str, Any], path: str, source: str, text: str | None
+) -> Any:
     origin = typing.get_origin(hint)
     if hint is bool:
         if not isinstance(value, bool):
             _fail(source, text, path, f"must be true or false, got {value!r}")
         return value
     if hint is int:
-        if isinstance(value, bool) or not isinstance(value, int | float) or (
-                isinstance(value, float) and not value.is_integer()):
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or (isinstance(value, float) and not value.is_integer())
+        ):
             _fail(source, text, path, f"must be a whole number, got {value!r}")
         return int(value)
     if hint is float:
@@ -403,8 +541,9 @@ def _coerce(hint: Any, value: Any, meta: Mapping[str, Any], path: str, source: s
     if origin is tuple:
         if not isinstance(value, list | tuple):
             _fail(source, text, path, f"must be a list of numbers, got {value!r}")
-        return tuple(_coerce(float, v, meta, f"{path}[{i}]", source, text)
-                     for i, v in enumerate(value))
+        return tuple(
+            _coerce(float, v, meta, f"{path}[{i}]", source, text) for i, v in enumerate(value)
+        )
     if origin is dict:
         if not isinstance(value, Mapping):
             _fail(source, text, path, f"must be a table, got {value!r}")
@@ -412,8 +551,10 @@ def _coerce(hint: Any, value: Any, meta: Mapping[str, Any], path: str, source: s
         inner_meta = dict(meta)
         if typing.get_origin(vt) is dict:
             inner_meta["keys"] = meta.get("inner_keys")
-        return {str(k): _coerce(vt, v, inner_meta, f"{path}.{k}", source, text)
-                for k, v in value.items()}
+        return {
+            str(k): _coerce(vt, v, inner_meta, f"{path}.{k}", source, text)
+            for k, v in value.items()
+        }
     raise TypeError(f"unsupported parameter type {hint} at {path}")  # pragma: no cover
 
 
@@ -445,13 +586,11 @@ def _check(value: Any, meta: Mapping[str, Any], path: str) -> None:
     elif isinstance(value, str):
         choices = meta.get("choices")
         if choices and value not in choices:
-            raise ParameterError(f"'{path}' = {value!r} is not one of {', '.join(choices)}",
-                                 path)
+            raise ParameterError(f"'{path}' = {value!r} is not one of {', '.join(choices)}", path)
     elif isinstance(value, tuple):
         length = meta.get("length")
         if length is not None and len(value) != length:
-            raise ParameterError(f"'{path}' must have {length} values, got {len(value)}",
-                                 path)
+            raise ParameterError(f"'{path}' must have {length} values, got {len(value)}", path)
         for i, v in enumerate(value):
             _check(v, {**meta, "length": None}, f"{path}[{i}]")
     elif isinstance(value, dict):
@@ -459,7 +598,8 @@ def _check(value: Any, meta: Mapping[str, Any], path: str) -> None:
         for k, v in value.items():
             if keys is not None and k not in keys:
                 raise ParameterError(
-                    f"'{path}' has unknown key '{k}' (allowed: {', '.join(keys)})", path)
+                    f"'{path}' has unknown key '{k}' (allowed: {', '.join(keys)})", path
+                )
             inner = {**meta, "keys": meta.get("inner_keys")}
             _check(v, inner, f"{path}.{k}")
 
@@ -470,7 +610,8 @@ def _cross_checks(obj: Any, prefix: str) -> None:
         if total > 1 + 1e-9:
             raise ParameterError(
                 f"'{prefix}p_amend + p_change_placement + p_cease' = {total:.3f} must be "
-                "at most 1 (the rest of reviews maintain the plan)")
+                "at most 1 (the rest of reviews maintain the plan)"
+            )
     if isinstance(obj, Placements):
         for phase, mix in obj.mix_by_phase.items():
             allowed = GROUPS_BY_PHASE[phase]
@@ -478,14 +619,15 @@ def _cross_checks(obj: Any, prefix: str) -> None:
                 if share > 0 and g not in allowed:
                     raise ParameterError(
                         f"'{prefix}mix_by_phase.{phase}.{g}' must be 0: no {g} placements "
-                        f"in the {phase} phase (allowed: {', '.join(allowed)})")
+                        f"in the {phase} phase (allowed: {', '.join(allowed)})"
+                    )
             if sum(mix.values()) <= 0:
-                raise ParameterError(f"'{prefix}mix_by_phase.{phase}' must have a positive "
-                                     "share")
+                raise ParameterError(f"'{prefix}mix_by_phase.{phase}' must have a positive share")
         missing = set(PHASE_NAMES) - set(obj.mix_by_phase)
         if missing:
-            raise ParameterError(f"'{prefix}mix_by_phase' lacks phases: "
-                                 f"{', '.join(sorted(missing))}")
+            raise ParameterError(
+                f"'{prefix}mix_by_phase' lacks phases: {', '.join(sorted(missing))}"
+            )
     if isinstance(obj, Demand | InitialState) and sum(obj.need_shares.values()) <= 0:
         raise ParameterError(f"'{prefix}need_shares' must have a positive share")
 
@@ -520,8 +662,9 @@ def scenario_name(path: str | Path) -> str:
     return Path(path).stem
 
 
-def iter_fields(cls: type = Parameters, prefix: str = ""
-                ) -> typing.Iterator[tuple[str, Any, Mapping[str, Any]]]:
+def iter_fields(
+    cls: type = Parameters, prefix: str = ""
+) -> typing.Iterator[tuple[str, Any, Mapping[str, Any]]]:
     """(dotted key, default, metadata) for every leaf parameter: the reference docs."""
     defaults = cls()
     hints = typing.get_type_hints(cls)
@@ -531,4 +674,3 @@ def iter_fields(cls: type = Parameters, prefix: str = ""
             yield from iter_fields(typing.cast(type, hint), prefix + f.name + ".")
         else:
             yield prefix + f.name, getattr(defaults, f.name), f.metadata
-

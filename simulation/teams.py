@@ -50,8 +50,7 @@ class Team:
         if y is not None:
             self.wait_total[y] += self.env.now - since
             self.starts[y] += 1
-        self.env.timeout(work * self.slowdown).callbacks.append(
-            lambda _ev: self._finish(then))
+        self.env.timeout(work * self.slowdown).callbacks.append(lambda _ev: self._finish(then))
 
     def _finish(self, then: Callable[[], None]) -> None:
         self._account()
@@ -94,5 +93,6 @@ class Team:
 
     def mean_wait_weeks(self) -> np.ndarray:
         with np.errstate(invalid="ignore", divide="ignore"):
-            return np.where(self.starts > 0, self.wait_total / np.maximum(self.starts, 1) / 7,
-                            np.nan)
+            return np.where(
+                self.starts > 0, self.wait_total / np.maximum(self.starts, 1) / 7, np.nan
+            )

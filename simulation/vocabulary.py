@@ -65,19 +65,55 @@ PHASE_START_AGES: frozenset[int] = frozenset(lo for lo, _ in PHASES.values() if 
 # Which settings exist in each phase: a structural fact (early-years settings take only
 # under-5s, FE and NEET only apply post-16), not an estimate.
 GROUPS_BY_PHASE: dict[str, tuple[str, ...]] = {
-    "early_years": ("mainstream", "special_state", "special_independent_nm", "early_years",
-                    "ehe_other"),
-    "primary": ("mainstream", "mainstream_rp_senunit", "special_state", "special_independent_nm",
-                "ap_pru", "ehe_other"),
-    "secondary": ("mainstream", "mainstream_rp_senunit", "special_state",
-                  "special_independent_nm", "ap_pru", "ehe_other"),
-    "post16": ("mainstream", "mainstream_rp_senunit", "special_state", "special_independent_nm",
-               "ap_pru", "fe_post16", "neet", "ehe_other"),
+    "early_years": (
+        "mainstream",
+        "special_state",
+        "special_independent_nm",
+        "early_years",
+        "ehe_other",
+    ),
+    "primary": (
+        "mainstream",
+        "mainstream_rp_senunit",
+        "special_state",
+        "special_independent_nm",
+        "ap_pru",
+        "ehe_other",
+    ),
+    "secondary": (
+        "mainstream",
+        "mainstream_rp_senunit",
+        "special_state",
+        "special_independent_nm",
+        "ap_pru",
+        "ehe_other",
+    ),
+    "post16": (
+        "mainstream",
+        "mainstream_rp_senunit",
+        "special_state",
+        "special_independent_nm",
+        "ap_pru",
+        "fe_post16",
+        "neet",
+        "ehe_other",
+    ),
     "post19": ("special_state", "special_independent_nm", "fe_post16", "neet", "ehe_other"),
 }
 
 NEEDS: tuple[str, ...] = (
-    "asd", "semh", "slcn", "mld", "sld", "pmld", "spld", "hi", "vi", "msi", "pd", "oth",
+    "asd",
+    "semh",
+    "slcn",
+    "mld",
+    "sld",
+    "pmld",
+    "spld",
+    "hi",
+    "vi",
+    "msi",
+    "pd",
+    "oth",
 )
 
 # Reasons a plan ceases, named as SEN2's ceased_<reason> columns. `transfer` is a move to

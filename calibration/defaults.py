@@ -1,0 +1,521 @@
+"""Default parameters for an LA, estimated directly from its own published history.
+
+Each estimate is a plain statistic of the SEN2 series (a recent mean, a ratio, a log-linear
+trend, an iterative proportional fit), documented where it is made; where the LA publishes
+nothing the England figure stands in, and where nobody publishes anything the value is an
+assumption named in the parameter's documentation. Fitted calibration with uncertainty is
+a separate step (`sendsim calibrate`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import numpy as np
+
+from simulation.parameters import Parameters
+from simulation.vocabulary import (
+    AGE_BANDS,
+    BAND_NAMES,
+    GROUPS_BY_PHASE,
+    HAZARD_REASONS,
+    N_AGES,
+    PHASES,
+    PLACEMENT_GROUPS,
+)
+
+from .la_data import (
+    DataError,
+    Dataset,
+    LAHistory,
+    national_need_shares,
+    national_sen_support_and_ehcp,
+)
+from .national import national_placements, national_tribunal_in_favour
+
+RECENT_YEARS = 3
+TREND_YEARS = 5
+# Share of the teams' time the defaults assume is taken by the present workload: the
+# teams are sized so that last year's volume runs at 90% utilisation. *Assumption*,
+# replaced by fitted capacity in `sendsim calibrate`.
+DEFAULT_UTILISATION = 0.9
+SCHOOL_AGES = range(5, 16)  # SEN2 bands 5to10 and 11to15: school SEN support requests
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """A default with a line on where it came from, for the run manifest."""
+
+    key: str
+    value: object
+    source: str
+
+
+def _recent(series: dict[int, float], until: int, n: int = RECENT_YEARS) -> list[float]:
+    return [series[y] for y in sorted(series) if y <= until][-n:]
+
+
+def _mean_recent(series: dict[int, float], until: int, n: int = RECENT_YEARS) -> float | None:
+    vals = _recent(series, until, n)
+    return float(np.mean(vals)) if vals else None
+
+
+def _ratio_recent(
+    num: dict[int, float], den: dict[int, float], until: int, n: int = RECENT_YEARS
+) -> float | None:
+    years = [y for y in sorted(set(num) & set(den)) if y <= until][-n:]
+    d = sum(den[y] for y in years)
+    return sum(num[y] for y in years) / d if years and d > 0 else None
+
+
+def log_linear_trend(series: dict[int, float], until: int, n: int = TREND_YEARS) -> float:
+    """Annual proportional growth from a least-squares line through log values of the last
+    `n` years (0 when fewer than 3 positive values)."""
+    years = [y for y in sorted(series) if y <= until and series[y] > 0][-n:]
+    if len(years) < 3:
+        return 0.0
+    slope = np.polyfit(years, np.log([series[y] for y in years]), 1)[0]
+    return float(math.expm1(slope))
+
+
+def ipf(seed: np.ndarray, rows: np.ndarray, cols: np.ndarray, iterations: int = 200) -> np.ndarray:
+    """Iterative proportional fitting of a non-negative seed to row and column totals;
+    zeros in the seed (settings that do not exist at an age) stay zero."""
+    m = seed.astype(float).copy()
+    for _ in range(iterations):
+        r = m.sum(axis=1)
+        m *= np.divide(rows, r, out=np.zeros_like(rows, dtype=float), where=r > 0)[:, None]
+        c = m.sum(axis=0)
+        m *= np.divide(cols, c, out=np.zeros_like(cols, dtype=float), where=c > 0)[None, :]
+    return m
+
+
+def _band_groups() -> np.ndarray:
+    """Structural seed: 1 where a placement group exists at some age of a band."""
+    seed = np.zeros((len(BAND_NAMES), len(PLACEMENT_GROUPS)))
+    for b, (lo, hi) in enumerate(AGE_BANDS.values()):
+        for phase, (plo, phi) in PHASES.items():
+            if plo <= hi and lo <= phi:
+                for g in GROUPS_BY_PHASE[phase]:
+                    seed[b, PLACEMENT_GROUPS.index(g)] = 1.0
+    return seed
+
+
+def _groups_at(h: LAHistory, year: int) -> np.ndarray | None:
+    """Plans by placement group at a January census; SEN2's mainstream includes resourced
+    provision, which is split out, and 'unknown' is shared pro rata."""
+    vals = {g: h.get(f"caseload_{g}", year) for g in PLACEMENT_GROUPS}
+    if any(v is None for v in vals.values()):
+        return None
+    v = np.array([float(vals[g] or 0.0) for g in PLACEMENT_GROUPS])
+    v[PLACEMENT_GROUPS.index("mainstream")] -= v[PLACEMENT_GROUPS.index("mainstream_rp_senunit")]
+    v = np.maximum(v, 0.0)
+    total = h.get("ehcp_total_jan", year)
+    if total is not None and v.sum() > 0:
+        v *= total / v.sum()
+    return np.asarray(v, dtype=float)
+
+
+def _bands_at(h: LAHistory, year: int) -> np.ndarray | None:
+    vals = [h.get(f"caseload_age_{b}", year) for b in BAND_NAMES]
+    if any(v is None for v in vals):
+        return None
+    return np.array([float(v or 0.0) for v in vals])
+
+
+def _nearest(h: LAHistory, year: int, getter: object) -> tuple[np.ndarray, int] | None:
+    fn = getter  # a callable (h, year) -> array | None
+    for d in (0, -1, 1, -2, 2, -3, -4, -5):
+        v = fn(h, year + d)  # type: ignore[operator]
+        if v is not None and v.sum() > 0:
+            return v, year + d
+    return None
+
+
+def initial_caseload(h: LAHistory, year: int) -> tuple[dict[str, tuple[float, ...]], str]:
+    """Plans at the start census by group and age band: an IPF of the published placement
+    and age margins (taken from the nearest census that has them, rescaled to the year's
+    total) over the settings that exist at each age."""
+    total = h.get("ehcp_total_jan", year)
+    if total is None:
+        raise DataError(f"{h.la_name}: no ehcp_total_jan for January {year}")
+    groups = _nearest(h, year, _groups_at)
+    bands = _nearest(h, year, _bands_at)
+    if groups is None or bands is None:
+        raise DataError(f"{h.la_name}: no caseload by placement and age near January {year}")
+    g, gy = groups
+    b, by = bands
+    g = g * total / g.sum()
+    b = b * total / b.sum()
+    joint = ipf(_band_groups(), b, g)
+    caseload = {
+        grp: tuple(float(x) for x in joint[:, j])
+        for j, grp in enumerate(PLACEMENT_GROUPS)
+        if joint[:, j].sum() > 0
+    }
+    return caseload, (
+        f"IPF of placement groups (Jan {gy}) and age bands (Jan {by}) "
+        f"scaled to {total:.0f} plans (Jan {year})"
+    )
+
+
+def _new_plan_mix(h: LAHistory, year: int, ds: Dataset) -> dict[str, dict[str, float]]:
+    """Placement of new plans by phase: the LA's own caseload mix at each phase, tilted by
+    how England's new plans differ from England's caseload (new plans start in mainstream
+    far more often than the caseload as a whole is placed there)."""
+    caseload, _ = initial_caseload(h, year)
+    stock = np.array([caseload.get(g, (0.0,) * len(BAND_NAMES)) for g in PLACEMENT_GROUPS]).T
+    new_nat, stock_nat = national_placements()
+    tilt = np.array(
+        [new_nat.get(g, 0.0) / stock_nat[g] if stock_nat.get(g) else 1.0 for g in PLACEMENT_GROUPS]
+    )
+    mix: dict[str, dict[str, float]] = {}
+    for phase, (lo, hi) in PHASES.items():
+        bands = [i for i, (blo, bhi) in enumerate(AGE_BANDS.values()) if blo <= hi and lo <= bhi]
+        row = stock[bands].sum(axis=0) * tilt
+        allowed = GROUPS_BY_PHASE[phase]
+        shares = {g: float(row[j]) for j, g in enumerate(PLACEMENT_GROUPS) if g in allowed}
+        if sum(shares.values()) <= 0:
+            shares = {allowed[0]: 1.0}
+        s = sum(shares.values())
+        mix[phase] = {g: round(v / s, 6) for g, v in shares.items()}
+    return mix
+
+
+def _band_shares(h: LAHistory, until: int, prefix: str, england: LAHistory | None) -> np.ndarray:
+    """Recent shares by age band of a banded SEN2 series (new plans by age at start),
+    England's where the LA publishes none."""
+    for src in (h, england):
+        if src is None:
+            continue
+        totals = np.array([sum(_recent(src.series(f"{prefix}{b}"), until)) for b in BAND_NAMES])
+        if totals.sum() > 0:
+            return np.asarray(totals / totals.sum(), dtype=float)
+    raise DataError(f"{h.la_name}: no {prefix}* series up to {until}, nor for England")
+
+
+def _spread(values_by_band: Iterable[float], ages_by_band: list[range]) -> list[float]:
+    out = [0.0] * N_AGES
+    for v, ages in zip(values_by_band, ages_by_band, strict=True):
+        for a in ages:
+            out[a] += v / len(ages)
+    return out
+
+
+def _ceasing(
+    h: LAHistory, until: int, stock_by_band: np.ndarray, england: LAHistory | None
+) -> tuple[dict[str, tuple[float, ...]], float, str]:
+    """Ceasing hazards per plan-year by reason and age band, from the person-level SEN2
+    ceased-plan counts (2022 on); leaving for work, HE or disengagement is spread over the
+    16+ bands, the other reasons over all bands, each in proportion to the caseload."""
+    counts = {
+        r: _mean_recent(h.series(f"ceased_{r}"), until)
+        for r in (
+            "transfer",
+            "needs_met",
+            "employment",
+            "he",
+            "no_longer_engaging",
+            "moved_outside_england",
+            "deceased",
+            "other",
+            "not_rec",
+        )
+    }
+    note = f"{h.la_name} ceased plans by reason, mean of up to {RECENT_YEARS} years to {until}"
+    if all(v is None for v in counts.values()) and england is not None:
+        counts = {r: _mean_recent(england.series(f"ceased_{r}"), until + 5) for r in counts}
+        eng_stock = england.get("ehcp_total_jan", max(england.census["ehcp_total_jan"]))
+        scale = stock_by_band.sum() / eng_stock if eng_stock else 0.0
+        counts = {r: (v or 0.0) * scale for r, v in counts.items()}
+        note = "England ceased-plan rates (the LA publishes none up to the start year)"
+    c = {r: float(v or 0.0) for r, v in counts.items()}
+    c["other"] += c.pop("not_rec")
+    stock = np.maximum(stock_by_band, 1e-9)
+    adult = np.array([0, 0, 0, 1, 1], dtype=float)
+    hazards: dict[str, tuple[float, ...]] = {}
+    for r in HAZARD_REASONS:
+        w = stock * adult if r in ("employment", "he", "no_longer_engaging") else stock.copy()
+        share = w / w.sum() if w.sum() > 0 else w
+        hazards[r] = tuple(float(min(x, 10.0)) for x in c.get(r, 0.0) * share / stock)
+    p_cease_review = c["needs_met"] / stock_by_band.sum() if stock_by_band.sum() else 0.0
+    return hazards, min(p_cease_review, 1.0), note
+
+
+def _moves_in(h: LAHistory, until: int) -> tuple[float, str]:
+    """Plans moving in per year from the stock-flow identity:
+    in(y) = stock(y+1) - stock(y) - new(y) + ceased(y), over years with ceased plans."""
+    stock, new, ceased = h.series("ehcp_total_jan"), h.series("new_ehcps"), h.series("ceased_total")
+    vals = [
+        stock[y + 1] - stock[y] - new[y] + ceased[y]
+        for y in sorted(ceased)
+        if y + 1 <= until + 1 and y + 1 in stock and y in stock and y in new
+    ]
+    vals = vals[-RECENT_YEARS:]
+    if not vals:
+        return 0.0, "no ceased-plan data up to the start: no moves in assumed"
+    return max(0.0, float(np.mean(vals))), (
+        f"stock-flow residual stock(y+1)-stock(y)-new(y)+ceased(y), mean of {len(vals)} years"
+    )
+
+
+def estimate_parameters(
+    ds: Dataset, la: str, start_year: int | None = None, years: int = 5
+) -> tuple[Parameters, list[Estimate]]:
+    """Default Parameters for `la` starting from the January census `start_year` (default:
+    the latest census in the data), with a note on the source of each estimate."""
+    h = ds.la(la)
+    england = ds.england()
+    if start_year is None:
+        start_year = h.latest_census_year()
+    if h.get("ehcp_total_jan", start_year) is None:
+        years_avail = sorted(h.census.get("ehcp_total_jan", {}))
+        raise DataError(
+            f"{h.la_name} has no January {start_year} census "
+            f"(available: {years_avail[0]}-{years_avail[-1]})"
+            if years_avail
+            else f"{h.la_name} has no ehcp_total_jan"
+        )
+    last = start_year - 1  # the last complete calendar year of flows
+    notes: list[Estimate] = []
+
+    def note(key: str, value: object, source: str) -> None:
+        notes.append(Estimate(key, value, source))
+
+    def flow(metric: str) -> dict[int, float]:
+        s = h.series(metric)
+        if not _recent(s, last) and england is not None:
+            return {}
+        return s
+
+    # Demand. Requests by age are not published: new plans by age at start stand in.
+    requests = flow("requests_received")
+    req = _mean_recent(requests, last, 1)
+    if req is None:
+        raise DataError(f"{h.la_name}: no requests_received up to {last}")
+    trend = float(np.clip(log_linear_trend(requests, last), -0.2, 0.3))
+    note(
+        "demand.request_trend",
+        round(trend, 4),
+        f"log-linear trend of requests_received over up to {TREND_YEARS} years to {last}",
+    )
+    shares = _band_shares(h, last, "newplans_age_", england)
+    sen_nat, _ = _national_census(start_year)
+    eng_total = england.get("ehcp_total_jan", start_year) if england else None
+    la_total = float(h.get("ehcp_total_jan", start_year) or 0.0)
+    la_share = la_total / eng_total if eng_total else 0.0
+    pool_total = sen_nat * la_share
+    pool = [0.0] * N_AGES
+    for a in SCHOOL_AGES:
+        pool[a] = pool_total / len(SCHOOL_AGES)
+    note(
+        "demand.sen_support_by_age",
+        round(pool_total),
+        f"England pupils on SEN support ({sen_nat:.0f}) x the LA's share of England's "
+        f"plans ({la_share:.4f}), spread evenly over ages 5-15 (*assumption*)",
+    )
+    school = shares[1] + shares[2]
+    hazard = [0.0] * N_AGES
+    for b, ages in ((1, range(5, 11)), (2, range(11, 16))):
+        per_age_pool = sum(pool[a] for a in ages)
+        for a in ages:
+            hazard[a] = req * shares[b] / per_age_pool if per_age_pool else 0.0
+    direct = _spread(
+        [req * shares[0], 0.0, 0.0, req * shares[3], req * shares[4]],
+        [range(2, 5), range(5, 6), range(11, 12), range(16, 20), range(20, 26)],
+    )
+    note(
+        "demand.request_hazard_by_age",
+        round(req * school),
+        f"{req:.0f} requests in {last} split by the age bands of new plans; the school-age "
+        f"share ({school:.2f}) comes from SEN support, the rest directly",
+    )
+    exit_rate = Parameters().demand.sen_support_exit_rate
+    ident = [pool[a] * (exit_rate + hazard[a]) for a in range(N_AGES)]
+    ident[5] += pool[5]  # refills the youngest school age after each September's ageing
+
+    # Panel and decisions.
+    refused = flow("requests_refused")
+    p_refuse = _ratio_recent(refused, requests, last) or 0.0
+    with_tribunal = h.series("requests_with_tribunal")
+    p_appealed = _ratio_recent(with_tribunal, refused, last)
+    if p_appealed is None and england is not None:
+        p_appealed = _ratio_recent(
+            england.series("requests_with_tribunal"), england.series("requests_refused"), last + 5
+        )
+    not_issued, issued = flow("assessments_not_issued"), flow("assessments_plan_issued")
+    p_not_issue = (
+        _ratio_recent(not_issued, {y: not_issued.get(y, 0) + issued[y] for y in issued}, last)
+        or 0.0
+    )
+    excl, incl = flow("plans_issued_excl_exceptions"), flow("plans_issued_incl_exceptions")
+    p_excl = _ratio_recent(excl, incl, last)
+    p_exception = max(0.0, 1.0 - p_excl) if p_excl is not None else 0.0
+    agreed = req * (1 - p_refuse) * (1 + trend)
+    weekly = req * (1 + trend) / 52.18
+    note(
+        "panel.p_refuse",
+        round(p_refuse, 4),
+        f"requests_refused / requests_received, last {RECENT_YEARS} years",
+    )
+
+    # Teams, sized to next year's volume at the assumed utilisation.
+    base = Parameters()
+    ep_fte = agreed * base.assessment.ep_days_per_advice / 365.25 / DEFAULT_UTILISATION
+    drafts = agreed * (1 - p_not_issue)
+    coordinators = (
+        drafts * base.plan.draft_days / 365.25 / base.plan.caseload_limit / (DEFAULT_UTILISATION)
+    )
+    note(
+        "assessment.ep_fte",
+        round(ep_fte, 2),
+        f"{agreed:.0f} assessments a year at "
+        f"{base.assessment.ep_days_per_advice} FTE-days each, {DEFAULT_UTILISATION:.0%} "
+        "utilisation (*assumption* until fitted)",
+    )
+
+    # In progress at the start (Little's law with a published or assumed duration).
+    outstanding = h.get("requests_decision_outstanding", last)
+    awaiting = round(outstanding) if outstanding is not None else round(weekly * 3)
+    in_progress = h.get("assessments_in_progress_at_31dec", last)
+    if in_progress is None:
+        weeks = _mean_weeks_to_issue(h, last)
+        in_progress = agreed * weeks / 52.18
+        note(
+            "initial.assessments_in_progress",
+            round(in_progress),
+            f"Little's law: {agreed:.0f} a year x {weeks:.1f} weeks mean duration",
+        )
+
+    caseload, caseload_note = initial_caseload(h, start_year)
+    note("initial.caseload", round(la_total), caseload_note)
+    stock_by_band = np.array([sum(v[b] for v in caseload.values()) for b in range(len(BAND_NAMES))])
+    hazards, p_cease_review, cease_note = _ceasing(h, last, stock_by_band, england)
+    note("exits.hazard_by_band", "", cease_note)
+    moves_in, moves_note = _moves_in(h, last)
+    note("exits.moves_in_per_year", round(moves_in, 1), moves_note)
+
+    # Reviews.
+    ar_src = h if h.series("ar_outcome_amend") or england is None else england
+    ar_year = max(ar_src.series("ar_outcome_amend") or {0: 0.0})
+    amend = ar_src.get("ar_outcome_amend", ar_year) or 0.0
+    maintain = ar_src.get("ar_outcome_maintain", ar_year) or 0.0
+    ar_total = amend + maintain + (ar_src.get("ar_outcome_cease", ar_year) or 0.0)
+    p_amend = amend / ar_total if ar_total else base.review.p_amend
+    moves = _ratio_recent(
+        {
+            y: h.flows.get("transfers_mainstream_to_special", {}).get(y, 0.0)
+            + h.flows.get("transfers_special_to_mainstream", {}).get(y, 0.0)
+            for y in h.flows.get("transfers_mainstream_to_special", {})
+        },
+        h.series("ehcp_total_jan"),
+        last,
+    )
+    p_change = float(moves) if moves is not None else base.review.p_change_placement
+    held = _ratio_recent(
+        h.series("ar_meeting_held_total"), h.series("ar_review_expected"), last + 1
+    )
+    held = held if held is not None else 1.0
+    reviews_per_week = la_total * held / 52.18
+    officers = reviews_per_week / base.review.reviews_per_officer_per_week
+    note(
+        "review.officers",
+        round(officers, 2),
+        f"{la_total:.0f} plans x {held:.2f} of "
+        "reviews held (SEN2 annual reviews) / 52 weeks / reviews per officer-week",
+    )
+
+    # Places: state special and resourced places start full (they are in most LAs) and
+    # grow by the observed annual growth of their caseload.
+    def growth(metric: str) -> int:
+        s = {y: v for y, v in h.series(metric).items() if y <= start_year}
+        ys = sorted(s)[-TREND_YEARS:]
+        if len(ys) < 2:
+            return 0
+        return round((s[ys[-1]] - s[ys[0]]) / (ys[-1] - ys[0]))
+
+    special = caseload.get("special_state", (0.0,))
+    rp = caseload.get("mainstream_rp_senunit", (0.0,))
+    need_new, need_all = national_need_shares()
+    params = Parameters().override(
+        {
+            "la_code": h.la_code,
+            "la_name": h.la_name,
+            "run": {"start_year": start_year, "years": years},
+            "demand": {
+                "sen_support_by_age": pool,
+                "identification_by_age": ident,
+                "request_hazard_by_age": hazard,
+                "direct_requests_by_age": direct,
+                "request_trend": trend,
+                "need_shares": need_new,
+            },
+            "panel": {
+                "slots_per_sitting": max(1, math.ceil(2 * weekly)),
+                "p_refuse": p_refuse,
+                "p_refusal_appealed": p_appealed if p_appealed is not None else 0.05,
+                "p_appeal_upheld": national_tribunal_in_favour(),
+            },
+            "assessment": {
+                "ep_fte": round(ep_fte, 2),
+                "p_not_issue": p_not_issue,
+                "p_exception": p_exception,
+            },
+            "plan": {"coordinators": round(coordinators, 2)},
+            "placement": {
+                "mix_by_phase": _new_plan_mix(h, start_year, ds),
+                "special_state_places": round(sum(special)),
+                "rp_places": round(sum(rp)),
+                "special_places_added_per_year": max(0, growth("caseload_special_state")),
+                "rp_places_added_per_year": max(0, growth("caseload_mainstream_rp_senunit")),
+            },
+            "review": {
+                "officers": round(officers, 2),
+                "p_amend": p_amend,
+                "p_change_placement": min(p_change, 0.5),
+                "p_cease": min(p_cease_review, 0.5),
+            },
+            "phase_transfer": {"p_cease_at_16": 0.0, "p_cease_at_19": 0.0},
+            "exits": {
+                "hazard_by_band": hazards,
+                "moves_in_per_year": moves_in,
+                "moves_in_band_shares": list(shares),
+            },
+            "initial": {
+                "caseload": caseload,
+                "assessments_in_progress": round(in_progress),
+                "requests_awaiting_decision": awaiting,
+                "need_shares": need_all,
+            },
+        },
+        source=f"estimates for {h.la_name}",
+    )
+    return params, notes
+
+
+def _national_census(year: int) -> tuple[float, float]:
+    """England's SEN support and EHCP pupils at the nearest January census on or before
+    `year` that published both (the series has gaps), else the latest."""
+    for y in range(year, year - 6, -1):
+        try:
+            return national_sen_support_and_ehcp(y)
+        except DataError:
+            continue
+    return national_sen_support_and_ehcp(None)
+
+
+def _mean_weeks_to_issue(h: LAHistory, year: int) -> float:
+    """Mean weeks from request to plan from the published timeliness bands (2023 on: within
+    20, 20-52 and over 52 weeks), taking 16, 36 and 60 weeks as each band's typical value
+    (*assumption*); earlier years use the 20-week percentage alone."""
+    w20 = h.get("issued_within_20wks_excl_exceptions", year)
+    w52 = h.get("issued_20to52wks_excl_exceptions", year)
+    over = h.get("issued_over52wks_excl_exceptions", year)
+    if w20 is not None and w52 is not None and over is not None and w20 + w52 + over > 0:
+        return (16 * w20 + 36 * w52 + 60 * over) / (w20 + w52 + over)
+    pct = h.get("pct_within_20wks_excl_exceptions", year)
+    if pct is not None:
+        return 16 * pct / 100 + 36 * (1 - pct / 100)
+    return 20.0

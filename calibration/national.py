@@ -1,0 +1,79 @@
+"""England-level figures that stand in where an LA publishes nothing of its own."""
+
+from __future__ import annotations
+
+import csv
+from functools import lru_cache
+
+from simulation.vocabulary import PLACEMENT_GROUPS
+
+from .la_data import bundled_file
+
+# SEN2 2025-release establishment columns, summed into the model's placement groups
+# (the same grouping as the bundled LA data's caseload_<group> metrics).
+_PLACEMENT_COLUMNS: dict[str, tuple[str, ...]] = {
+    "mainstream_rp_senunit": tuple(
+        f"mainstream_{k}_{u}"
+        for k in ("la_maintained", "academy", "free_school")
+        for u in ("resourced_provision", "senunit")
+    ),
+    "special_state": ("special_la_maintained", "special_academy_free"),
+    "special_independent_nm": ("special_independent", "special_non_maintained"),
+    "ap_pru": ("ap_pru_total",),
+    "fe_post16": ("fe_total",),
+    "early_years": ("nm_early_years",),
+    "neet": ("neet", "neet_ntci", "neet_other", "neet_other_csa"),
+    "ehe_other": (
+        "elective_home_education",
+        "other_arrangements_la",
+        "other_arrangements_parents",
+        "online_provider",
+        "w_settings",
+        "other_schools",
+        "other_placement_settings",
+    ),
+}
+
+
+def _rows(name: str) -> list[dict[str, str]]:
+    with bundled_file(f"national/{name}").open(encoding="utf-8") as f:
+        return list(csv.DictReader(f))
+
+
+@lru_cache(maxsize=1)
+def national_placements() -> tuple[dict[str, float], dict[str, float]]:
+    """England's shares by placement group of (new plans in the latest calendar year, all
+    plans at the latest January), from the SEN2 2025 release."""
+    rows = _rows("ehcp_placements_national.csv")
+
+    def shares(prefix: str, period: str) -> dict[str, float]:
+        vals: dict[int, dict[str, float]] = {}
+        for r in rows:
+            if r["period_type"] == period and r["metric"].startswith(prefix):
+                col = r["metric"][len(prefix) :]
+                vals.setdefault(int(r["year"]), {})[col] = float(r["value"])
+        latest = vals[max(vals)]
+        out = {g: sum(latest.get(c, 0.0) for c in cols) for g, cols in _PLACEMENT_COLUMNS.items()}
+        out["mainstream"] = latest["mainstream_total"] - out["mainstream_rp_senunit"]
+        total = sum(out.values())
+        return {g: out[g] / total for g in PLACEMENT_GROUPS}
+
+    return (
+        shares("newplans2025rel.", "calendar_year"),
+        shares("caseload2025rel.", "as_at_january"),
+    )
+
+
+@lru_cache(maxsize=1)
+def national_tribunal_in_favour() -> float:
+    """Share of SEND Tribunal appeals decided wholly or partly in the family's favour, the
+    latest academic year HMCTS published (98.3% in 2022/23)."""
+    best: tuple[str, float] | None = None
+    for r in _rows("tribunal_national.csv"):
+        if r["metric"] == "hmcts.pct_decided_in_favour_of_appellant" and (
+            best is None or r["year"] > best[0]
+        ):
+            best = (r["year"], float(r["value"]) / 100)
+    if best is None:
+        raise ValueError("tribunal_national.csv has no hmcts.pct_decided_in_favour_of_appellant")
+    return best[1]
