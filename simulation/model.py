@@ -10,6 +10,7 @@ docs/architecture.md). Open plans live in a struct of numpy arrays indexed by pl
 from __future__ import annotations
 
 import bisect
+import heapq
 import math
 import zlib
 from collections import deque
@@ -65,6 +66,19 @@ FE = GROUP_INDEX["fe_post16"]
 EHE_OTHER = GROUP_INDEX["ehe_other"]
 NOT_WAITING = -1
 AGE_BAND_ARR = np.array(AGE_TO_BAND)
+NEWPLAN_METRIC = tuple(f"newplans_age_{BAND_NAMES[AGE_TO_BAND[a]]}" for a in range(N_AGES))
+
+
+def _holding(age: int) -> int:
+    """Where a child waits for a special or resourced place: their mainstream school, or
+    college after 19."""
+    groups = GROUPS_BY_PHASE[PHASE_NAMES[AGE_TO_PHASE[age]]]
+    if "mainstream" in groups:
+        return MAINSTREAM
+    return FE if "fe_post16" in groups else EHE_OTHER
+
+
+HOLDING_GROUP = tuple(_holding(a) for a in range(N_AGES))
 
 
 def streams(seed: int | np.random.SeedSequence) -> dict[str, np.random.Generator]:
@@ -130,11 +144,13 @@ class SendSystem:
         ]
         n_years, n_census = params.run.years, params.run.years + 1
         self.n_years = n_years
+        self._next_sep_cache = -math.inf
+        self._cy, self._cy_lo, self._cy_hi = 0, self.year_starts[0], self.year_starts[1]
         self.flows: dict[str, list[float]] = {m: [0.0] * n_years for m in COUNT_FLOWS}
         self.census = {m: np.zeros(n_census) for m in CENSUS_METRICS}
         self.weeks_to_issue: list[list[float]] = [[] for _ in range(n_years)]
         self.wait_weeks: list[list[float]] = [[] for _ in range(n_years)]
-        self.open_area = np.zeros(n_years)
+        self.open_area = [0.0] * n_years
         self.log: list[tuple[int, str, float]] | None = [] if params.run.event_log else None
 
         a = params.assessment
@@ -147,7 +163,8 @@ class SendSystem:
         self.panel_queue: deque[Case] = deque()
         self.next_case_id = 0
         self.open_assessments = 0
-        self._open_last = 0.0
+        self.open_since: dict[int, float] = {}
+        self.issue_decisions: list[tuple[float, int, Case]] = []
         self._review_credit = 0.0
 
         # Open plans: a struct of arrays grown as plans are issued.
@@ -160,7 +177,7 @@ class SendSystem:
         self.next_review = np.full(cap, np.inf)
         self.waiting_for = np.full(cap, NOT_WAITING, dtype=np.int64)
         self.wait_since = np.zeros(cap)
-        self.occupancy = np.zeros(len(PLACEMENT_GROUPS), dtype=np.int64)
+        self.occupancy = [0] * len(PLACEMENT_GROUPS)
         self.places = {
             SPECIAL: params.placement.special_state_places,
             RP: params.placement.rp_places,
@@ -183,13 +200,18 @@ class SendSystem:
         return bisect.bisect_right(self.year_starts, t) - 1
 
     def _count(self, metric: str, t: float, n: float = 1.0) -> None:
+        """Add n to a flow in the calendar year of day t (nothing outside the run)."""
+        if self._cy_lo <= t < self._cy_hi:  # most counts fall in the year last counted
+            self.flows[metric][self._cy] += n
+            return
         y = bisect.bisect_right(self.year_starts, t) - 1
         if 0 <= y < self.n_years:
+            self._cy, self._cy_lo, self._cy_hi = y, self.year_starts[y], self.year_starts[y + 1]
             self.flows[metric][y] += n
 
-    def _event(self, entity: int, event: str) -> None:
+    def _event(self, entity: int, event: str, t: float | None = None) -> None:
         if self.log is not None:
-            self.log.append((entity, event, self.env.now))
+            self.log.append((entity, event, self.env.now if t is None else t))
 
     def _age_now(self, age_then: int, then: float) -> int:
         """Academic age now of a child who was `age_then` at day `then`."""
@@ -244,7 +266,7 @@ class SendSystem:
         self.next_review[i] = next_review
         self.occupancy[group] += 1
         self.n_open += 1
-        self._schedule_exit(i, self._next_september())
+        self._schedule_exit(i, self._next_sep)
         return i
 
     def _grow(self) -> None:
@@ -260,6 +282,13 @@ class SendSystem:
         i = bisect.bisect_right(self.septembers, self.env.now)
         return self.septembers[i] if i < len(self.septembers) else math.inf
 
+    @property
+    def _next_sep(self) -> float:
+        """The next 1 September, cached until it passes."""
+        if self.env.now >= self._next_sep_cache:
+            self._next_sep_cache = self._next_september()
+        return self._next_sep_cache
+
     def _move(self, i: int, new_group: int) -> None:
         """Change plan i's setting, freeing its place for the longest waiter."""
         old = int(self.group[i])
@@ -271,10 +300,13 @@ class SendSystem:
         if old in self.waiting:
             self._offer_places(old)
 
+    def _has_place(self, group: int) -> bool:
+        return group not in self.places or self.occupancy[group] < self.places[group]
+
     def _place(self, i: int, target: int) -> None:
         """Put plan i in its target setting, or on the waiting list if the setting is full
         (placement.overflow decides between waiting and going independent)."""
-        if target not in self.places or self.occupancy[target] < self.places[target]:
+        if self._has_place(target):
             self._move(i, target)
             return
         if self.p.placement.overflow == "independent":
@@ -289,12 +321,7 @@ class SendSystem:
             self._event(i, "placement_wait")
 
     def _holding_group(self, age: int) -> int:
-        """Where a child waits for a special or resourced place: their mainstream school,
-        or college after 19."""
-        groups = GROUPS_BY_PHASE[PHASE_NAMES[AGE_TO_PHASE[age]]]
-        if "mainstream" in groups:
-            return MAINSTREAM
-        return FE if "fe_post16" in groups else EHE_OTHER
+        return HOLDING_GROUP[age]
 
     def _offer_places(self, group: int) -> None:
         queue = self.waiting[group]
@@ -311,7 +338,7 @@ class SendSystem:
             self.wait_weeks[y].append((self.env.now - self.wait_since[i]) / WEEK)
         self.waiting_for[i] = NOT_WAITING
 
-    def _cease(self, i: int, reason: str) -> None:
+    def _cease(self, i: int, reason: str, _ev: object = None) -> None:
         if not self.active[i]:
             return
         self.active[i] = False
@@ -342,7 +369,7 @@ class SendSystem:
         cum = self._hazard_cum[band]
         k = min(bisect.bisect_right(cum, u * cum[-1]), len(HAZARD_REASONS) - 1)
         reason = HAZARD_REASONS[k]
-        self.env.timeout(wait).callbacks.append(lambda _ev: self._cease(i, reason))
+        self._after(wait, partial(self._cease, i, reason))
 
     def _schedule_exits(self, plans: np.ndarray, until: float) -> None:
         """Draw whether each plan ceases (moves away, leaves education...) before `until`,
@@ -401,29 +428,50 @@ class SendSystem:
         finalise = gamma(r["drafting"], pw.finalise_days, pw.draft_cv, n)
         place_u = r["placement"].random(n)
         order = np.argsort(days, kind="stable")
+        exception = (issue_u[:, 1] < a.p_exception)[order].tolist()
+        comment = (pw.comment_days + finalise)[order].tolist()
+        need = np.minimum(need, len(NEEDS) - 1)[order].tolist()
         cases = []
-        for k in order:
+        first = self.next_case_id
+        self.next_case_id += n
+        for k, (age, nd, pool, day, u, trib, ep_w, oth, u_ni, exc, dr, com, up) in enumerate(
+            zip(
+                ages[order].tolist(),
+                need,
+                pooled[order].tolist(),
+                days[order].tolist(),
+                panel_u[order].tolist(),
+                tribunal[order].tolist(),
+                ep[order].tolist(),
+                other[order].tolist(),
+                issue_u[order, 0].tolist(),
+                exception,
+                draft[order].tolist(),
+                comment,
+                place_u[order].tolist(),
+                strict=True,
+            )
+        ):
             cases.append(
                 Case(
-                    id=self.next_case_id,
-                    age=int(ages[k]),
-                    need=min(int(need[k]), len(NEEDS) - 1),
-                    from_sen_support=bool(pooled[k]),
-                    request_day=float(days[k]),
-                    u_refuse=float(panel_u[k, 0]),
-                    u_appeal=float(panel_u[k, 1]),
-                    u_upheld=float(panel_u[k, 2]),
-                    tribunal_days=float(tribunal[k]),
-                    ep_work=float(ep[k]),
-                    other_advice_days=float(other[k]),
-                    u_not_issue=float(issue_u[k, 0]),
-                    exception=bool(issue_u[k, 1] < a.p_exception),
-                    draft_work=float(draft[k]),
-                    comment_days=pw.comment_days + float(finalise[k]),
-                    u_place=float(place_u[k]),
+                    first + k,
+                    age,
+                    nd,
+                    pool,
+                    day,
+                    u[0],
+                    u[1],
+                    u[2],
+                    trib,
+                    ep_w,
+                    oth,
+                    u_ni,
+                    exc,
+                    dr,
+                    com,
+                    up,
                 )
             )
-            self.next_case_id += 1
         return cases
 
     def _return_to_sen_support(self, case: Case) -> None:
@@ -449,10 +497,16 @@ class SendSystem:
         decides the oldest requests first, up to its slots; the rest wait a week."""
         pn = self.p.panel
         now = self.env.now
-        for case in cases:
-            self._count("requests_received", case.request_day)
-            if case.from_sen_support:
-                self._count("requests_received_sen_support", case.request_day)
+        pooled = sum(c.from_sen_support for c in cases)
+        if cases and self._year(cases[0].request_day) == self._year(cases[-1].request_day):
+            self._count("requests_received", cases[0].request_day, len(cases))
+            self._count("requests_received_sen_support", cases[0].request_day, pooled)
+        else:  # the week straddles New Year
+            for case in cases:
+                self._count("requests_received", case.request_day)
+                self._count(
+                    "requests_received_sen_support", case.request_day, case.from_sen_support
+                )
         if pn.sitting_interval_days == 0:
             for case in cases:
                 self._decide(case, case.request_day)
@@ -462,15 +516,22 @@ class SendSystem:
             return
         self._next_sitting += pn.sitting_interval_days
         slots = pn.slots_per_sitting
+        decided = within_6wks = 0
         while self.panel_queue and slots > 0 and self.panel_queue[0].request_day <= now:
-            self._decide(self.panel_queue.popleft(), now)
+            case = self.panel_queue.popleft()
+            within_6wks += now - case.request_day <= SIX_WEEKS
+            self._decide(case, now, counted=True)
+            decided += 1
             slots -= 1
+        self._count("requests_decided", now, decided)
+        self._count("requests_decided_within_6wks", now, within_6wks)
 
-    def _decide(self, case: Case, day: float) -> None:
+    def _decide(self, case: Case, day: float, counted: bool = False) -> None:
         pn = self.p.panel
-        self._count("requests_decided", day)
-        if day - case.request_day <= SIX_WEEKS:
-            self._count("requests_decided_within_6wks", day)
+        if not counted:
+            self._count("requests_decided", day)
+            if day - case.request_day <= SIX_WEEKS:
+                self._count("requests_decided_within_6wks", day)
         if case.u_refuse < pn.p_refuse:
             self._count("requests_refused", day)
             self._event(case.id, "refused")
@@ -483,7 +544,7 @@ class SendSystem:
         self._count("requests_agreed", day)
         self._start_assessment(case, day)
 
-    def _tribunal(self, case: Case) -> None:
+    def _tribunal(self, case: Case, _ev: object = None) -> None:
         """First-tier Tribunal decides an appeal against a refusal to assess. An upheld
         appeal orders an assessment; its plan is counted as an exception to the 20 weeks."""
         if case.u_upheld < self.p.panel.p_appeal_upheld:
@@ -493,87 +554,103 @@ class SendSystem:
         else:
             self._return_to_sen_support(case)
 
-    def _after(self, delay: float, action: Callable[[], None]) -> None:
-        self.env.timeout(max(delay, 0.0)).callbacks.append(lambda _ev: action())
+    def _after(self, delay: float, action: Callable[[simpy.Event], None]) -> None:
+        """Call `action(event)` after `delay` days: one SimPy event, no process. Actions
+        are stage methods taking a trailing, ignored `_ev` argument."""
+        self.env.timeout(max(delay, 0.0)).callbacks.append(action)
 
-    def _start_assessment(self, case: Case, decision_day: float) -> None:
-        """The LA has agreed to assess (or the tribunal has ordered it): advice is asked
-        for on the decision day."""
-        if decision_day > self.env.now:
-            self._after(
-                decision_day - self.env.now, lambda: self._start_assessment(case, decision_day)
-            )
+    def _start_assessment(self, case: Case, decision_day: float, _ev: object = None) -> None:
+        """The LA has agreed to assess (or the tribunal has ordered it). Advice is asked for
+        on the decision day (CoP 9.46-9.52): educational psychologist advice from the
+        capacity-limited EP team, health and social care advice in parallel, each due
+        within 6 weeks; the decision whether to issue follows the last advice."""
+        now = self.env.now
+        if decision_day > now:
+            self._after(decision_day - now, partial(self._start_assessment, case, decision_day))
             return
-        self._open_change(+1)
+        self._open(case, now)
         self._event(case.id, "assessment_started")
-        self.ep_team.serve(case.ep_work, lambda: self._ep_advice_received(case, decision_day))
-
-    def _ep_advice_received(self, case: Case, decision_day: float) -> None:
-        """Advice (CoP 9.46-9.52): educational psychologist advice comes from the
-        capacity-limited EP team while health and social care advice are gathered in
-        parallel, each due within 6 weeks; the decision whether to issue follows the last."""
-        self._event(case.id, "ep_advice")
-        all_in = max(self.env.now, decision_day + case.other_advice_days)
-        self._after(
-            all_in - self.env.now + self.p.assessment.issue_decision_days,
-            lambda: self._decision_to_issue(case),
+        ep_done = self.ep_team.assign(case.ep_work)
+        if ep_done == math.inf:
+            return  # no EP capacity: the assessment never completes
+        self._event(case.id, "ep_advice", ep_done)
+        all_in = max(ep_done, decision_day + case.other_advice_days)
+        # The decision day is known now; decisions are taken in day order at the next
+        # calendar tick (at most a week later) rather than each costing an event. Nothing
+        # that follows can fall before that tick: the family has 15 days on the draft.
+        heapq.heappush(
+            self.issue_decisions, (all_in + self.p.assessment.issue_decision_days, case.id, case)
         )
 
-    def _decision_to_issue(self, case: Case) -> None:
+    def _due_decisions(self) -> None:
+        """Take the decisions to issue that have fallen due, in the order they fell due."""
+        now = self.env.now
+        while self.issue_decisions and self.issue_decisions[0][0] <= now:
+            day, _, case = heapq.heappop(self.issue_decisions)
+            self._decision_to_issue(case, day)
+
+    def _decision_to_issue(self, case: Case, day: float) -> None:
         """Decision whether to issue a plan, due by week 16 (CoP 9.53); a decision not to
         issue leaves the child on SEN support."""
         if case.u_not_issue < self.p.assessment.p_not_issue:
-            self._open_change(-1)
-            self._count("assessments_not_issued", self.env.now)
-            self._event(case.id, "not_issued")
+            self._close(case, day)
+            self._count("assessments_not_issued", day)
+            self._event(case.id, "not_issued", day)
             self._return_to_sen_support(case)
             return
-        self._draft_plan(case)
+        self._draft_plan(case, day)
 
-    def _draft_plan(self, case: Case) -> None:
-        """Draft plan by an EHC coordinator, held to a caseload limit (CoP 9.77)."""
-        self.coordinators.serve(case.draft_work, lambda: self._family_comments(case))
+    def _draft_plan(self, case: Case, day: float) -> None:
+        """Draft plan by an EHC coordinator held to a caseload limit, then at least 15 days
+        for the family to comment and name a school (CoP 9.77-9.79), and consultation with
+        the school before the plan is finalised."""
+        drafted = self.coordinators.assign(case.draft_work, arrival=day)
+        if drafted == math.inf:
+            return  # no coordinators: the draft is never written
+        self._event(case.id, "draft_plan", drafted)
+        self._after(drafted + case.comment_days - self.env.now, partial(self._final_plan, case))
 
-    def _family_comments(self, case: Case) -> None:
-        """At least 15 days for the family to comment and name a school, then consultation
-        with the school before the plan is finalised."""
-        self._event(case.id, "draft_plan")
-        self._after(case.comment_days, lambda: self._final_plan(case))
-
-    def _final_plan(self, case: Case) -> None:
+    def _final_plan(self, case: Case, _ev: object = None) -> None:
         """Final plan, due within 20 weeks of the request (CoP 9.40), naming a placement."""
-        self._open_change(-1)
         now = self.env.now
+        self._close(case, now)
         age = self._age_now(case.age, case.request_day)
-        weeks = (now - case.request_day) / WEEK
         self._count("new_ehcps", now)
-        self._count(f"newplans_age_{BAND_NAMES[AGE_TO_BAND[age]]}", now)
-        y = self._year(now)
+        self._count(NEWPLAN_METRIC[age], now)
         if not case.exception:
             self._count("plans_issued_excl_exceptions", now)
             if now - case.request_day <= TWENTY_WEEKS:
                 self._count("issued_within_20wks_excl_exceptions", now)
-            if 0 <= y < self.p.run.years:
-                self.weeks_to_issue[y].append(weeks)
-        interval = self._review_interval(age)
+            y = bisect.bisect_right(self.year_starts, now) - 1
+            if 0 <= y < self.n_years:
+                self.weeks_to_issue[y].append((now - case.request_day) / WEEK)
         target = self._draw_group(age, case.need, case.u_place)
-        i = self._new_plan(age, case.need, self._holding_group(age), now + interval)
-        self._place(i, target)
+        if self._has_place(target):
+            i = self._new_plan(age, case.need, target, now + self._review_interval(age))
+        else:
+            i = self._new_plan(age, case.need, HOLDING_GROUP[age], now + self._review_interval(age))
+            self._place(i, target)
         self._event(i, "plan_issued")
 
-    def _open_change(self, delta: int) -> None:
-        """Keep the time-integral of open assessments (Little's law check)."""
-        now = self.env.now
-        t = self._open_last
-        while t < now:
-            y = self._year(t)
-            if not 0 <= y < self.p.run.years:
-                break
-            end = min(now, self.year_starts[y + 1])
-            self.open_area[y] += self.open_assessments * (end - t)
-            t = end
-        self._open_last = now
-        self.open_assessments += delta
+    def _open(self, case: Case, day: float) -> None:
+        self.open_assessments += 1
+        self.open_since[case.id] = day
+
+    def _close(self, case: Case, day: float) -> None:
+        """An assessment ends (plan or no plan): its open interval goes into the yearly
+        areas of open assessments (for Little's law)."""
+        self.open_assessments -= 1
+        self._add_interval(self.open_area, self.open_since.pop(case.id), day)
+
+    def _add_interval(self, area: list[float], a: float, b: float) -> None:
+        """Add [a, b) to per-calendar-year totals."""
+        starts = self.year_starts
+        y = bisect.bisect_right(starts, a) - 1
+        while a < b and y < self.n_years:
+            end = min(b, starts[y + 1])
+            if y >= 0:
+                area[y] += end - a
+            a, y = end, y + 1
 
     # --- reviews, phase transfer, exits, moves in -------------------------------------
 
@@ -595,7 +672,9 @@ class SendSystem:
         if k == 0:
             return
         if k < len(due):
-            due = due[np.argsort(self.next_review[due], kind="stable")[:k]]
+            # The k longest overdue, in due order (a partition, then a sort of only k).
+            oldest = due[np.argpartition(self.next_review[due], k - 1)[:k]]
+            due = oldest[np.argsort(self.next_review[oldest], kind="stable")]
         u = self.rng["reviews"].random((k, 2))
         outcome = np.searchsorted(
             np.cumsum([r.p_cease, r.p_change_placement, r.p_amend]), u[:, 0], side="right"
@@ -715,7 +794,7 @@ class SendSystem:
             )
             self._after(day - self.env.now, partial(self._move_in, age, need, u_place))
 
-    def _move_in(self, age: int, need: int, u_place: float) -> None:
+    def _move_in(self, age: int, need: int, u_place: float, _ev: object = None) -> None:
         now = self.env.now
         age = self._age_now(age, now)
         self._count("plans_transferred_in", now)
@@ -774,12 +853,11 @@ class SendSystem:
                 np.sort(elapsed)[::-1],
                 strict=True,
             ):
-                self._open_change(+1)
                 if e < TWENTY_WEEKS / 2:  # still waiting for advice
-                    self._open_change(-1)
                     self._start_assessment(case, 0.0)
                 else:
-                    self._draft_plan(case)
+                    self._open(case, 0.0)
+                    self._draft_plan(case, 0.0)
 
     def _request_ages(self, rng: np.random.Generator, k: int) -> np.ndarray:
         d = self.p.demand
@@ -838,6 +916,7 @@ class SendSystem:
         for when, _, what in ticks:
             if when > env.now:
                 yield env.timeout(when - env.now)
+            self._due_decisions()
             if what.startswith("census:"):
                 self._take_census(int(what.split(":")[1]))
             elif what == "september":
@@ -860,9 +939,8 @@ class SendSystem:
         return self._results()
 
     def _results(self) -> Results:
-        self.ep_team.finish_accounts()
-        self.coordinators.finish_accounts()
-        self._open_change(0)
+        for since in self.open_since.values():  # still open at the end
+            self._add_interval(self.open_area, since, self.cal.horizon)
         f: dict[str, np.ndarray] = {m: np.array(v) for m, v in self.flows.items()}
         with np.errstate(invalid="ignore", divide="ignore"):
             f["pct_within_20wks_excl_exceptions"] = (
@@ -886,7 +964,7 @@ class SendSystem:
         f["coordinator_utilisation"] = self.coordinators.utilisation()
         f["coordinator_queue_mean"] = self.coordinators.mean_queue()
         f["coordinator_wait_weeks_mean"] = self.coordinators.mean_wait_weeks()
-        f["open_assessments_mean"] = self.open_area / np.diff(self.year_starts)
+        f["open_assessments_mean"] = np.array(self.open_area) / np.diff(self.year_starts)
         assert set(f) == set(COUNT_FLOWS) | set(DERIVED_FLOWS)
         return Results(
             census_years=tuple(self.cal.census_years),

@@ -1,16 +1,21 @@
 """Capacity-limited teams: educational psychologists, EHC coordinators.
 
-A team is a pool of parallel advisers serving work first-come first-served. It is written
-on SimPy callbacks rather than `simpy.Resource` so one piece of work costs one event and no
-request/release pair, and it keeps the time-weighted busy and queue areas per
-calendar year (the monitored-resource idea) for utilisation and queue-length metrics.
+A team is a pool of parallel advisers taking work first come, first served. Because each
+piece of work's duration is drawn when the child arrives, the FIFO queue needs no events
+of its own: a new piece of work starts when the earliest-free adviser frees up (the
+multi-server Lindley recursion), so assigning it is a heap operation and the only SimPy
+event is the one that resumes the child's journey when the work is done. A `simpy.Resource`
+would cost a request, a release and a process resumption per piece of work.
+
+The team keeps time-weighted busy-adviser and queue-length areas per calendar year (the
+monitored-resource idea) for utilisation and queue metrics.
 """
 
 from __future__ import annotations
 
 import bisect
+import heapq
 import math
-from collections import deque
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -18,81 +23,72 @@ import simpy
 
 
 class Team:
-    """`fte` of staff working as ceil(fte) parallel servers at speed fte/ceil(fte) each, so
-    that total capacity is exactly `fte` whole-time equivalents."""
+    """`fte` of staff working as ceil(fte) parallel advisers at speed fte/ceil(fte) each,
+    so that total capacity is exactly `fte` whole-time equivalents."""
 
     def __init__(self, env: simpy.Environment, fte: float, year_starts: Sequence[float]):
         self.env = env
         self.servers = math.ceil(fte - 1e-9) if fte > 0 else 0
         self.slowdown = self.servers / fte if fte > 0 else 1.0
-        self.busy = 0
-        self.queue: deque[tuple[float, Callable[[], None], float]] = deque()
+        self.free_at = [env.now] * self.servers  # a heap of when each adviser is free
         self._year_starts = list(year_starts)
         n = len(year_starts) - 1
-        self.busy_area = np.zeros(n)
-        self.queue_area = np.zeros(n)
-        self.wait_total = np.zeros(n)
-        self.starts = np.zeros(n)
-        self._last = env.now
+        # Plain lists: scalar updates on lists are several times cheaper than on arrays.
+        self.busy_area = [0.0] * n
+        self.queue_area = [0.0] * n
+        self.wait_total = [0.0] * n
+        self.starts = [0.0] * n
+
+    def assign(self, work: float, arrival: float | None = None) -> float:
+        """Queue `work` (days of one whole-time adviser) arriving now (or at `arrival`;
+        calls must come in arrival order); returns when it will be done (infinity for a
+        team with no staff)."""
+        if not self.servers:
+            return math.inf
+        now = self.env.now if arrival is None else arrival
+        start = max(now, heapq.heappop(self.free_at))
+        end = start + work * self.slowdown
+        heapq.heappush(self.free_at, end)
+        y = bisect.bisect_right(self._year_starts, start) - 1
+        if 0 <= y < len(self.starts):
+            self.starts[y] += 1
+            self.wait_total[y] += start - now
+        if start > now:
+            self._add(self.queue_area, now, start)
+        if 0 <= y < len(self.starts) and end < self._year_starts[y + 1]:
+            self.busy_area[y] += end - start  # the usual case: within one year
+        else:
+            self._add(self.busy_area, start, end)
+        return end
 
     def serve(self, work: float, then: Callable[[], None]) -> None:
-        """Do `work` (days of one whole-time adviser) when an adviser is free, first come
-        first served, then call `then`."""
-        self._account()
-        if self.busy < self.servers:
-            self._start(work, then, self.env.now)
-        else:
-            self.queue.append((work, then, self.env.now))
+        """Queue `work` now and call `then` when it is done."""
+        end = self.assign(work)
+        if end < math.inf:
+            self.env.timeout(end - self.env.now).callbacks.append(lambda _ev: then())
 
-    def _start(self, work: float, then: Callable[[], None], since: float) -> None:
-        self.busy += 1
-        y = self._year(self.env.now)
-        if y is not None:
-            self.wait_total[y] += self.env.now - since
-            self.starts[y] += 1
-        self.env.timeout(work * self.slowdown).callbacks.append(lambda _ev: self._finish(then))
-
-    def _finish(self, then: Callable[[], None]) -> None:
-        self._account()
-        self.busy -= 1
-        if self.queue and self.busy < self.servers:
-            self._start(*self.queue.popleft())
-        then()
-
-    def _year(self, t: float) -> int | None:
-        i = bisect.bisect_right(self._year_starts, t) - 1
-        return i if 0 <= i < len(self.busy_area) else None
-
-    def _account(self) -> None:
-        """Add busy-server and queue-length areas since the last change, split by year."""
-        now, t = self.env.now, self._last
-        if now <= t:
-            return
-        busy, queued = self.busy, len(self.queue)
-        while t < now:
-            y = self._year(t)
-            if y is None:
-                break
-            end = min(now, self._year_starts[y + 1])
-            self.busy_area[y] += busy * (end - t)
-            self.queue_area[y] += queued * (end - t)
-            t = end
-        self._last = now
-
-    def finish_accounts(self) -> None:
-        self._account()
+    def _add(self, area: list[float], a: float, b: float) -> None:
+        """Add the interval [a, b) to `area`, split across calendar years."""
+        starts = self._year_starts
+        y = bisect.bisect_right(starts, a) - 1
+        while a < b and y < len(area):
+            end = min(b, starts[y + 1])
+            if y >= 0:
+                area[y] += end - a
+            a, y = end, y + 1
 
     def utilisation(self) -> np.ndarray:
         lengths = np.diff(self._year_starts)
         if self.servers == 0:
             return np.zeros_like(lengths)
-        return self.busy_area / (self.servers * lengths)
+        return np.array(self.busy_area) / (self.servers * lengths)
 
     def mean_queue(self) -> np.ndarray:
-        return self.queue_area / np.diff(self._year_starts)
+        return np.array(self.queue_area) / np.diff(self._year_starts)
 
     def mean_wait_weeks(self) -> np.ndarray:
+        starts = np.array(self.starts)
         with np.errstate(invalid="ignore", divide="ignore"):
             return np.where(
-                self.starts > 0, self.wait_total / np.maximum(self.starts, 1) / 7, np.nan
+                starts > 0, np.array(self.wait_total) / np.maximum(starts, 1) / 7, np.nan
             )
