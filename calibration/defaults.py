@@ -41,7 +41,7 @@ TREND_YEARS = 5
 # teams are sized so that last year's volume runs at 90% utilisation. *Assumption*,
 # replaced by fitted capacity in `sendsim calibrate`.
 DEFAULT_UTILISATION = 0.9
-SCHOOL_AGES = range(5, 16)  # SEN2 bands 5to10 and 11to15: school SEN support requests
+POOL_AGES = range(4, 16)  # Reception to Year 11: school SEN support
 
 
 @dataclass(frozen=True)
@@ -308,13 +308,13 @@ def estimate_parameters(
     la_share = la_total / eng_total if eng_total else 0.0
     pool_total = sen_nat * la_share
     pool = [0.0] * N_AGES
-    for a in SCHOOL_AGES:
-        pool[a] = pool_total / len(SCHOOL_AGES)
+    for a in POOL_AGES:
+        pool[a] = pool_total / len(POOL_AGES)
     note(
         "demand.sen_support_by_age",
         round(pool_total),
         f"England pupils on SEN support ({sen_nat:.0f}) x the LA's share of England's "
-        f"plans ({la_share:.4f}), spread evenly over ages 5-15 (*assumption*)",
+        f"plans ({la_share:.4f}), spread evenly over ages 4-15 (*assumption*)",
     )
     school = shares[1] + shares[2]
     hazard = [0.0] * N_AGES
@@ -333,8 +333,10 @@ def estimate_parameters(
         f"share ({school:.2f}) comes from SEN support, the rest directly",
     )
     exit_rate = Parameters().demand.sen_support_exit_rate
+    # Identification keeps each age's pool steady: it replaces leavers and requesters, and
+    # at Reception (4) rebuilds the year group that ages on each September.
     ident = [pool[a] * (exit_rate + hazard[a]) for a in range(N_AGES)]
-    ident[5] += pool[5]  # refills the youngest school age after each September's ageing
+    ident[POOL_AGES[0]] = pool[POOL_AGES[0]] * (1 + exit_rate / 2)
 
     # Panel and decisions.
     refused = flow("requests_refused")

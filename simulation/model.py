@@ -39,6 +39,7 @@ from .vocabulary import (
     PHASE_NAMES,
     PHASE_START_AGES,
     PLACEMENT_GROUPS,
+    SCHOOL_LEAVING_AGE,
 )
 
 STREAMS = (
@@ -727,6 +728,9 @@ class SendSystem:
         p = self.p
         self.sen_support[1:] = self.sen_support[:-1].copy()
         self.sen_support[0] = 0
+        # School SEN support ends with Year 11; requests for young people in post-16
+        # education arrive as direct requests.
+        self.sen_support[SCHOOL_LEAVING_AGE:] = 0
         for g, added in (
             (SPECIAL, p.placement.special_places_added_per_year),
             (RP, p.placement.rp_places_added_per_year),

@@ -85,7 +85,11 @@ class RunSettings:
 @dataclass(frozen=True)
 class Demand:
     sen_support_by_age: tuple[float, ...] = _p(
-        _ages(), "Children on SEN support at the start, by academic age 0-25.", lo=0, length=N_AGES
+        _ages(),
+        "Children on school SEN support at the start, by academic age 0-25 (ages "
+        "16 and over are cleared each September: school SEN support ends with Year 11).",
+        lo=0,
+        length=N_AGES,
     )
     identification_by_age: tuple[float, ...] = _p(
         _ages(),

@@ -111,3 +111,95 @@ class Results:
         if metric in self.census:
             return float(self.census[metric][self.census_years.index(year)])
         return float(self.flows[metric][self.flow_years.index(year)])
+
+
+def _describe() -> dict[str, str]:
+    """One line per metric: its SEN2 definition where the data has it, else the model's."""
+    d = {
+        "ehcp_total_jan": "EHC plans held at the January census (SEN2 `ehcplans`).",
+        "caseload_mainstream": "Plans in mainstream schools at the census, INCLUDING resourced "
+        "provision and SEN units, as SEN2's `mainstream_total`.",
+        "caseload_mainstream_rp_senunit": "Plans in resourced provision or SEN units (a subset "
+        "of caseload_mainstream).",
+        "caseload_special_state": "Plans in LA-maintained special schools, special academies "
+        "and free schools.",
+        "caseload_special_independent_nm": "Plans in independent or non-maintained special "
+        "schools.",
+        "caseload_ap_pru": "Plans in alternative provision or pupil referral units.",
+        "caseload_fe_post16": "Plans in FE, sixth-form colleges and specialist post-16 "
+        "institutions.",
+        "caseload_early_years": "Plans in non-maintained early-years settings.",
+        "caseload_neet": "Plans of young people not in education, employment or training.",
+        "caseload_ehe_other": "Plans with elective home education, other arrangements or "
+        "awaiting provision.",
+        "sen_support_total": "Children on SEN support (model state; see demand parameters).",
+        "requests_awaiting_decision": "Requests waiting for a panel decision at the census.",
+        "open_assessments": "Assessments agreed (or ordered) whose plan or decision not to issue "
+        "has not yet come, at the census.",
+        "reviews_overdue": "Plans whose annual review is more than review.overdue_after_days "
+        "past due at the census.",
+        "placement_waiting": "Plans waiting for a state special or resourced place at the "
+        "census (they sit in a holding setting meanwhile).",
+        "special_state_places": "State special places available (parameter, with openings).",
+        "rp_places": "Resourced provision / SEN unit places available.",
+        "requests_received": "Initial requests for an EHC needs assessment in the year "
+        "(SEN2 `requests_received`).",
+        "requests_received_sen_support": "Of which from children on school SEN support.",
+        "requests_decided": "Requests decided (assess or not) in the year.",
+        "requests_decided_within_6wks": "Of which decided within 6 weeks of the request.",
+        "requests_refused": "Requests the LA decided not to assess (SEN2 "
+        "`requests_decided_not_to_assess`).",
+        "requests_agreed": "Requests the LA agreed to assess.",
+        "refusals_appealed": "Refusals to assess appealed to the First-tier Tribunal.",
+        "appeals_upheld": "Appeals against refusal decided for the family (assessment ordered).",
+        "assessments_not_issued": "Assessments ending in a decision not to issue a plan "
+        "(SEN2 `assess_not_issued`).",
+        "new_ehcps": "New EHC plans issued in the year (SEN2 `new_ehc_plans`).",
+        "plans_issued_excl_exceptions": "New plans excluding those where an exception to the "
+        "20-week limit applies.",
+        "issued_within_20wks_excl_exceptions": "Of which issued within 20 weeks of the request.",
+        "ceased_total": "Plans ceased in the year, including transfers to another LA (SEN2 "
+        "`total_ceased`).",
+        "plans_transferred_in": "Plans moving in from other LAs (not published by SEN2; the "
+        "stock-flow identity balances with it).",
+        "reviews_completed": "Annual reviews completed in the year.",
+        "ar_outcome_maintain": "Reviews maintaining the plan unchanged.",
+        "ar_outcome_amend": "Reviews amending the plan.",
+        "ar_outcome_change_placement": "Reviews changing the placement.",
+        "ar_outcome_cease": "Reviews ceasing the plan (needs met).",
+        "phase_transfers": "Plans moving into a new phase in September (Reception, Year 7, "
+        "post-16, post-19).",
+        "placement_waits_started": "Children starting to wait for a full state special or "
+        "resourced place.",
+        "placed_independent_overflow": "Children placed independent because no state place was "
+        "free (immediately or after placement.max_wait_days).",
+        "sen_support_identified": "Children newly identified for SEN support.",
+        "pct_within_20wks_excl_exceptions": "Percentage of new plans (excl. exceptions) issued "
+        "within 20 weeks (SEN2 headline timeliness).",
+        "pct_requests_decided_within_6wks": "Percentage of decisions to assess taken within 6 "
+        "weeks.",
+        "weeks_to_issue_mean": "Mean weeks from request to final plan (excl. exceptions).",
+        "weeks_to_issue_p90": "90th percentile of weeks from request to final plan.",
+        "placement_wait_weeks_mean": "Mean weeks waited by children whose wait for a place "
+        "ended in the year.",
+        "ep_utilisation": "Share of EP capacity busy on statutory advice (time-weighted).",
+        "ep_queue_mean": "Time-average number of assessments waiting for an EP.",
+        "ep_wait_weeks_mean": "Mean weeks an assessment waited for an EP to start its advice.",
+        "coordinator_utilisation": "Share of EHC coordinator drafting capacity busy.",
+        "coordinator_queue_mean": "Time-average number of drafts waiting for a coordinator.",
+        "coordinator_wait_weeks_mean": "Mean weeks a draft waited for a coordinator.",
+        "open_assessments_mean": "Time-average number of open assessments in the year.",
+    }
+    for b in BAND_NAMES:
+        d[f"caseload_age_{b}"] = f"Plans at the census with academic age in band {b}."
+        d[f"newplans_age_{b}"] = f"New plans in the year for children aged {b} at issue."
+    for n in NEEDS:
+        d[f"caseload_need_{n}"] = f"Plans at the census with primary need {n.upper()}."
+    for r in CEASE_REASONS:
+        d.setdefault(
+            f"ceased_{r}", f"Plans ceased in the year for reason '{r}' (SEN2 `ceased_{r}`)."
+        )
+    return d
+
+
+METRIC_DOCS: dict[str, str] = _describe()

@@ -25,6 +25,7 @@ GROUP_INDEX = {g: i for i, g in enumerate(PLACEMENT_GROUPS)}
 CAPACITY_GROUPS: tuple[str, ...] = ("mainstream_rp_senunit", "special_state")
 
 MAX_AGE = 25
+SCHOOL_LEAVING_AGE = 16  # academic age after Year 11: school SEN support ends
 N_AGES = MAX_AGE + 1  # academic ages 0..25
 
 AGE_BANDS: dict[str, tuple[int, int]] = {
