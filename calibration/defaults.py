@@ -41,6 +41,10 @@ TREND_YEARS = 5
 # teams are sized so that last year's volume runs at 90% utilisation. *Assumption*,
 # replaced by fitted capacity in `sendsim calibrate`.
 DEFAULT_UTILISATION = 0.9
+# A team whose plans are mostly late (under half within 20 weeks) is taken to be working
+# at capacity, 98% busy. *Assumption*.
+BACKLOG_PCT_WITHIN_20WKS = 50.0
+FLAT_OUT_UTILISATION = 0.98
 POOL_AGES = range(4, 16)  # Reception to Year 11: school SEN support
 
 
@@ -363,19 +367,42 @@ def estimate_parameters(
         f"requests_refused / requests_received, last {RECENT_YEARS} years",
     )
 
-    # Teams, sized to next year's volume at the assumed utilisation.
+    # Teams. A team with a backlog (most plans late) is working flat out, so its output
+    # last year is its capacity; a team that keeps up is sized to next year's volume at
+    # the assumed utilisation. EP advice is the usual bottleneck, so coordinators are sized
+    # to keep up with what the EPs deliver.
     base = Parameters()
-    ep_fte = agreed * base.assessment.ep_days_per_advice / 365.25 / DEFAULT_UTILISATION
-    drafts = agreed * (1 - p_not_issue)
+    p20 = h.get("pct_within_20wks_excl_exceptions", last)
+    throughput = (h.get("assessments_plan_issued", last) or 0.0) + (
+        h.get("assessments_not_issued", last) or 0.0
+    )
+    backlogged = p20 is not None and p20 < BACKLOG_PCT_WITHIN_20WKS and throughput > 0
+    if backlogged:
+        ep_volume, ep_util = throughput, FLAT_OUT_UTILISATION
+        ep_how = (
+            f"{throughput:.0f} assessments completed in {last} with {p20:.0f}% within "
+            f"20 weeks: a backlogged team's output is its capacity"
+        )
+    else:
+        ep_volume, ep_util = agreed, DEFAULT_UTILISATION
+        ep_how = (
+            f"{agreed:.0f} assessments expected next year at {DEFAULT_UTILISATION:.0%} utilisation"
+        )
+    ep_fte = ep_volume * base.assessment.ep_days_per_advice / 365.25 / ep_util
+    drafts = ep_volume * (1 - p_not_issue)
     coordinators = (
-        drafts * base.plan.draft_days / 365.25 / base.plan.caseload_limit / (DEFAULT_UTILISATION)
+        drafts * base.plan.draft_days / 365.25 / base.plan.caseload_limit / DEFAULT_UTILISATION
     )
     note(
         "assessment.ep_fte",
         round(ep_fte, 2),
-        f"{agreed:.0f} assessments a year at "
-        f"{base.assessment.ep_days_per_advice} FTE-days each, {DEFAULT_UTILISATION:.0%} "
-        "utilisation (*assumption* until fitted)",
+        f"{ep_how}, {base.assessment.ep_days_per_advice} FTE-days per advice "
+        "(*assumption* until fitted)",
+    )
+    note(
+        "plan.coordinators",
+        round(coordinators, 2),
+        f"drafts for {drafts:.0f} plans a year at {DEFAULT_UTILISATION:.0%} utilisation",
     )
 
     # In progress at the start (Little's law with a published or assumed duration).
@@ -457,7 +484,7 @@ def estimate_parameters(
             "panel": {
                 "slots_per_sitting": max(1, math.ceil(2 * weekly)),
                 "p_refuse": p_refuse,
-                "p_refusal_appealed": p_appealed if p_appealed is not None else 0.05,
+                "p_refusal_appealed": min(1.0, p_appealed if p_appealed is not None else 0.0),
                 "p_appeal_upheld": national_tribunal_in_favour(),
             },
             "assessment": {
@@ -475,7 +502,11 @@ def estimate_parameters(
             },
             "review": {
                 "officers": round(officers, 2),
-                "p_amend": p_amend,
+                # SEN2's outcomes are shares of all reviews; placement changes and
+                # ceasing come from other series, so amendments take what is left.
+                "p_amend": max(
+                    0.0, min(p_amend, 1 - min(p_change, 0.5) - min(p_cease_review, 0.5))
+                ),
                 "p_change_placement": min(p_change, 0.5),
                 "p_cease": min(p_cease_review, 0.5),
             },

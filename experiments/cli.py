@@ -23,6 +23,7 @@ from .runner import default_jobs, replication_seeds, run_tasks, tasks
 from .toml_out import dumps as toml_dumps
 
 DEFAULT_LA = "Stockport"
+SCENARIO_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]*")
 
 
 def _version() -> str:
@@ -131,6 +132,11 @@ def run(
         runs: dict[str, Parameters] = {}
         for path in scenarios:
             name = scenario_name(path)
+            if not SCENARIO_NAME.fullmatch(name):
+                raise ParameterError(
+                    f"{path}: scenario name {name!r} must be letters, digits, '_', '-' or "
+                    "'.', not starting with '.' (it names files in the output folder)"
+                )
             if name in runs:
                 raise ParameterError(f"{path}: scenario name '{name}' is used twice")
             p = apply_scenario(base, path)
@@ -186,6 +192,10 @@ def run(
                 "sendsim_version": _version(),
                 "git_commit": outputs.git_commit(),
                 "command": [Path(sys.argv[0]).name, *sys.argv[1:]],
+                "arguments": {
+                    k: str(v) if isinstance(v, Path) else v
+                    for k, v in click.get_current_context().params.items()
+                },
                 "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
                 "python": sys.version.split()[0],
                 "la": {"code": history.la_code, "name": history.la_name},
@@ -255,9 +265,8 @@ def list_las(data: Path | None) -> None:
         ds = _dataset(data)
     except DataError as e:
         raise click.ClickException(str(e)) from None
-    for name in ds.names():
-        h = ds.la(name)
-        click.echo(f"{h.la_code}  {h.la_name}")
+    for code, name in ds.las():
+        click.echo(f"{code}  {name}")
 
 
 @main.command()

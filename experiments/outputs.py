@@ -99,12 +99,23 @@ def _json_default(o: Any) -> Any:
 
 
 def git_commit() -> str | None:
-    """The commit of the sendsim source tree, when it is a git checkout."""
-    here = Path(__file__).resolve().parent
+    """The commit of the sendsim source tree, when sendsim runs from a git checkout of its
+    own (not when installed somewhere inside another repository)."""
+    source = Path(__file__).resolve().parents[1]
     try:
+        top = subprocess.run(
+            ["git", "rev-parse", "--show-toplevel"],
+            cwd=source,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
+        )
+        if top.returncode != 0 or Path(top.stdout.strip()).resolve() != source:
+            return None
         out = subprocess.run(
             ["git", "rev-parse", "HEAD"],
-            cwd=here,
+            cwd=source,
             capture_output=True,
             text=True,
             timeout=5,
@@ -112,7 +123,7 @@ def git_commit() -> str | None:
         )
     except (OSError, subprocess.SubprocessError):
         return None
-    return out.stdout.strip() or None if out.returncode == 0 else None
+    return (out.stdout.strip() or None) if out.returncode == 0 else None
 
 
 def sha256(path: Path) -> str:

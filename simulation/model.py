@@ -46,6 +46,7 @@ STREAMS = (
     "initial",
     "sen_support",
     "requests",
+    "requests_direct",
     "panel",
     "tribunal",
     "ep_advice",
@@ -209,6 +210,14 @@ class SendSystem:
         if 0 <= y < self.n_years:
             self._cy, self._cy_lo, self._cy_hi = y, self.year_starts[y], self.year_starts[y + 1]
             self.flows[metric][y] += n
+
+    def _weekly(self, name: str, week: int) -> np.random.Generator:
+        """A generator for one stream in one week alone. Draws whose number depends on the
+        state (a binomial over the SEN support pool) then never shift another week's
+        numbers, so scenarios keep the same arrivals wherever their state agrees."""
+        bits = self.rng[name].bit_generator
+        assert isinstance(bits, np.random.PCG64)
+        return np.random.Generator(bits.jumped(week + 1))
 
     def _event(self, entity: int, event: str, t: float | None = None) -> None:
         if self.log is not None:
@@ -394,22 +403,25 @@ class SendSystem:
         support at a hazard by age (what early intervention acts on), and directly from
         early years, health and post-16 settings."""
         d = self.p.demand
-        rng = self.rng["requests"]
-        years_in = t / DAYS_PER_YEAR
-        trend = (1.0 + d.request_trend) ** years_in
+        week = int(t // WEEK)
+        trend = (1.0 + d.request_trend) ** (t / DAYS_PER_YEAR)
         hazard = np.array(d.request_hazard_by_age) * d.request_hazard_multiplier * trend
         p_week = -np.expm1(-hazard * WEEK / DAYS_PER_YEAR)
-        from_pool = rng.binomial(self.sen_support, p_week)
+        pool_rng = self._weekly("requests", week)
+        from_pool = pool_rng.binomial(self.sen_support, p_week)
         self.sen_support -= from_pool
-        direct = rng.poisson(np.array(d.direct_requests_by_age) * trend * WEEK / DAYS_PER_YEAR)
+        direct_rng = self._weekly("requests_direct", week)
+        direct = direct_rng.poisson(
+            np.array(d.direct_requests_by_age) * trend * WEEK / DAYS_PER_YEAR
+        )
+        n_pool, n_direct = int(from_pool.sum()), int(direct.sum())
+        if n_pool + n_direct == 0:
+            return []
         ages = np.concatenate(
             [np.repeat(np.arange(N_AGES), from_pool), np.repeat(np.arange(N_AGES), direct)]
         )
-        n = len(ages)
-        if n == 0:
-            return []
-        pooled = np.arange(n) < from_pool.sum()
-        days = t + rng.random(n) * WEEK
+        pooled = np.arange(n_pool + n_direct) < n_pool
+        days = t + np.concatenate([pool_rng.random(n_pool), direct_rng.random(n_direct)]) * WEEK
         return self._make_cases(ages, pooled, days)
 
     def _make_cases(self, ages: np.ndarray, pooled: np.ndarray, days: np.ndarray) -> list[Case]:
@@ -483,7 +495,7 @@ class SendSystem:
     def _sen_support_week(self) -> None:
         """Identification onto SEN support and leaving it, over one week."""
         d = self.p.demand
-        rng = self.rng["sen_support"]
+        rng = self._weekly("sen_support", int(self.env.now // WEEK))
         new = rng.poisson(np.array(d.identification_by_age) * WEEK / DAYS_PER_YEAR)
         left = rng.binomial(
             self.sen_support, -math.expm1(-d.sen_support_exit_rate * WEEK / DAYS_PER_YEAR)
@@ -832,17 +844,19 @@ class SendSystem:
         p = self.p
         rng = self.rng["initial"]
         need_p = _normalise(p.initial.need_shares, NEEDS)
-        for g, counts in p.initial.caseload.items():
-            gi = GROUP_INDEX[g]
-            for b, n in enumerate(_round_preserving_total(counts)):
-                lo, hi = AGE_BANDS[BAND_NAMES[b]]
-                ages = rng.integers(lo, hi + 1, n)
-                needs = np.searchsorted(np.cumsum(need_p), rng.random(n), side="right")
-                for age, need in zip(ages.tolist(), needs.tolist(), strict=True):
-                    interval = self._review_interval(age)
-                    self._new_plan(
-                        age, min(need, len(NEEDS) - 1), gi, float(rng.random() * interval)
-                    )
+        cells = [
+            (GROUP_INDEX[g], b)
+            for g, counts in p.initial.caseload.items()
+            for b in range(len(counts))
+        ]
+        values = tuple(p.initial.caseload[PLACEMENT_GROUPS[g]][b] for g, b in cells)
+        for (gi, b), n in zip(cells, _round_preserving_total(values), strict=True):
+            lo, hi = AGE_BANDS[BAND_NAMES[b]]
+            ages = rng.integers(lo, hi + 1, n)
+            needs = np.searchsorted(np.cumsum(need_p), rng.random(n), side="right")
+            for age, need in zip(ages.tolist(), needs.tolist(), strict=True):
+                interval = self._review_interval(age)
+                self._new_plan(age, min(need, len(NEEDS) - 1), gi, float(rng.random() * interval))
         k = p.initial.requests_awaiting_decision
         if k:
             ages = self._request_ages(rng, k)
