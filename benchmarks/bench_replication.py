@@ -20,10 +20,10 @@ import simpy
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from calibration.defaults import estimate_parameters  # noqa: E402
-from calibration.la_data import load_dataset  # noqa: E402
-from simulation.model import run_replication  # noqa: E402
-from simulation.parameters import Parameters  # noqa: E402
+from calibration.defaults import estimate_parameters
+from calibration.la_data import load_dataset
+from simulation.model import run_replication
+from simulation.parameters import Parameters
 
 TARGET_PLANS = 5000
 TARGET_REQUESTS = 1500
@@ -36,8 +36,11 @@ def benchmark_parameters() -> Parameters:
     k = TARGET_PLANS / plans
     d["initial"]["caseload"] = {g: [x * k for x in v] for g, v in d["initial"]["caseload"].items()}
     hazard_requests = sum(
-        h * n for h, n in zip(d["demand"]["request_hazard_by_age"],
-                              d["demand"]["sen_support_by_age"], strict=True))
+        h * n
+        for h, n in zip(
+            d["demand"]["request_hazard_by_age"], d["demand"]["sen_support_by_age"], strict=True
+        )
+    )
     requests = hazard_requests + sum(d["demand"]["direct_requests_by_age"])
     r = TARGET_REQUESTS / requests
     for key in ("sen_support_by_age", "identification_by_age"):
@@ -86,12 +89,18 @@ def main() -> None:
     sec = statistics.median(times)
     ev = statistics.median(events)
     bare = statistics.median(bare_simpy(int(ev)) for _ in range(3))
-    print(f"LA: {plans[0]:.0f} plans at start, {statistics.mean(requests):.0f} requests/year, "
-          f"{params.run.years} years")
-    print(f"model:      {sec:.3f} s per replication, {ev:,.0f} events "
-          f"({sec / ev * 1e6:.2f} us per event)")
-    print(f"bare SimPy: {bare:.3f} s for the same number of timeouts "
-          f"({bare / ev * 1e6:.2f} us per event)")
+    print(
+        f"LA: {plans[0]:.0f} plans at start, {statistics.mean(requests):.0f} requests/year, "
+        f"{params.run.years} years"
+    )
+    print(
+        f"model:      {sec:.3f} s per replication, {ev:,.0f} events "
+        f"({sec / ev * 1e6:.2f} us per event)"
+    )
+    print(
+        f"bare SimPy: {bare:.3f} s for the same number of timeouts "
+        f"({bare / ev * 1e6:.2f} us per event)"
+    )
     print(f"ratio model / bare SimPy: {sec / bare:.2f}")
     print(f"target <= 0.3 s per replication: {'met' if sec <= 0.3 else 'NOT met'}")
 

@@ -505,11 +505,9 @@ class SendSystem:
 
     # --- the statutory pathway --------------------------------------------------------
 
-    def _panel(self, cases: list[Case]) -> None:
-        """Decision to assess (CoP 9.14): within 6 weeks of the request. A weekly panel
-        decides the oldest requests first, up to its slots; the rest wait a week."""
-        pn = self.p.panel
-        now = self.env.now
+    def _receive_requests(self, cases: list[Case]) -> None:
+        """This week's requests join the panel's queue, or with no panel
+        (sitting_interval_days 0) are decided the day they arrive."""
         pooled = sum(c.from_sen_support for c in cases)
         if cases and self._year(cases[0].request_day) == self._year(cases[-1].request_day):
             self._count("requests_received", cases[0].request_day, len(cases))
@@ -520,15 +518,20 @@ class SendSystem:
                 self._count(
                     "requests_received_sen_support", case.request_day, case.from_sen_support
                 )
-        if pn.sitting_interval_days == 0:
-            for case in cases:
-                self._decide(case, case.request_day)
+        if self.p.panel.sitting_interval_days > 0:
+            self.panel_queue.extend(cases)
             return
-        self.panel_queue.extend(cases)
-        if now + 1e-9 < self._next_sitting:
-            return
-        self._next_sitting += pn.sitting_interval_days
-        slots = pn.slots_per_sitting
+        now = self.env.now
+        while self.panel_queue:  # requests waiting at the start
+            self._decide(self.panel_queue.popleft(), now)
+        for case in cases:
+            self._decide(case, case.request_day)
+
+    def _panel(self) -> None:
+        """Decision to assess (CoP 9.14): within 6 weeks of the request. The panel decides
+        the oldest requests first, up to its slots; the rest wait for the next sitting."""
+        now = self.env.now
+        slots = self.p.panel.slots_per_sitting
         decided = within_6wks = 0
         while self.panel_queue and slots > 0 and self.panel_queue[0].request_day <= now:
             case = self.panel_queue.popleft()
@@ -680,7 +683,7 @@ class SendSystem:
         due = np.flatnonzero(self.active[:n] & (self.next_review[:n] <= now))
         self._review_credit += r.officers * r.reviews_per_officer_per_week
         k = min(len(due), int(self._review_credit))
-        # Unused review time is lost, not banked; only the fraction of a review carries over.
+        # Unused review time is lost, not banked: at most one review's worth carries over.
         self._review_credit = min(self._review_credit - k, 1.0)
         if k == 0:
             return
@@ -930,6 +933,12 @@ class SendSystem:
         while t < horizon:
             ticks.append((t, 2, "week"))
             t += WEEK
+        interval = self.p.panel.sitting_interval_days
+        if interval > 0:  # panel sittings, from the first midday, after that week's intake
+            k = 0
+            while 0.5 + k * interval < horizon:
+                ticks.append((0.5 + k * interval, 3, "panel"))
+                k += 1
         ticks.sort()
         for when, _, what in ticks:
             if when > env.now:
@@ -939,18 +948,19 @@ class SendSystem:
                 self._take_census(int(what.split(":")[1]))
             elif what == "september":
                 self._september()
+            elif what == "panel":
+                self._panel()
             else:
                 self._week(when)
 
     def _week(self, t: float) -> None:
         self._sen_support_week()
-        self._panel(self._requests_this_week(t))
+        self._receive_requests(self._requests_this_week(t))
         self._annual_reviews()
         self._moves_in(t)
         self._overdue_waits()
 
     def run(self) -> Results:
-        self._next_sitting = 0.0
         self._initial_state()
         self.env.process(self._calendar())
         self.env.run(until=self.cal.horizon + 1e-6)

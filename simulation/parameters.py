@@ -428,23 +428,36 @@ def _to_plain(obj: Any) -> Any:
 
 
 def _line_of(text: str | None, path: str) -> str:
-    """Best-effort 'line N' of a dotted key in TOML text, for error messages."""
-    if not text:
+    """Best-effort ', line N' of a dotted key in TOML text, for error messages. A key inside
+    a list or an inline table is found by the line of the nearest enclosing key."""
+    if not text or not path:
         return ""
-    parts = path.split(".")
-    section, key = ".".join(parts[:-1]), parts[-1]
+    parts = re.sub(r"\[\d+\]", "", path).split(".")
+    while parts:
+        line = _find_key(text, ".".join(parts[:-1]), parts[-1])
+        if line:
+            return f", line {line}"
+        parts = parts[:-1]
+    return ""
+
+
+def _find_key(text: str, section: str, key: str) -> int | None:
     in_section = section == ""
+    dotted = f"{section}.{key}" if section else key
     for n, line in enumerate(text.splitlines(), 1):
         stripped = line.strip()
         m = re.match(r"^\[+\s*([^\]]+?)\s*\]+", stripped)
         if m:
-            in_section = m.group(1) == section or section.startswith(m.group(1) + ".")
+            header = m.group(1).replace(" ", "")
+            if header == dotted:
+                return n
+            in_section = header == section
             continue
         if in_section and re.match(rf"^{re.escape(key)}\s*=", stripped):
-            return f", line {n}"
-        if section and re.match(rf"^{re.escape(path)}\s*=", stripped):
-            return f", line {n}"
-    return ""
+            return n
+        if not in_section and re.match(rf"^{re.escape(dotted)}\s*=", stripped):
+            return n
+    return None
 
 
 def _merge(
@@ -469,13 +482,20 @@ def _merge(
     return out
 
 
-# Dict-valued parameters whose keys are data (needs, groups), replaced or merged by key
-# rather than treated as sections.
-_OPEN_DICTS = {"placement.need_weights", "initial.caseload"}
+# Tables of shares or counts keyed by data (needs, groups): a scenario that gives one
+# replaces it whole, since a partial table merged into the defaults would keep shares the
+# user meant to drop. (exits.hazard_by_band is merged by reason: each reason stands alone.)
+_WHOLE_TABLES = {
+    "placement.need_weights",
+    "initial.caseload",
+    "demand.need_shares",
+    "initial.need_shares",
+}
+_WHOLE_TABLE_PREFIXES = ("placement.mix_by_phase.",)
 
 
 def _is_open_dict(path: str) -> bool:
-    return path in _OPEN_DICTS
+    return path in _WHOLE_TABLES or path.startswith(_WHOLE_TABLE_PREFIXES)
 
 
 def from_dict(
@@ -614,7 +634,8 @@ def _cross_checks(obj: Any, prefix: str) -> None:
         if total > 1 + 1e-9:
             raise ParameterError(
                 f"'{prefix}p_amend + p_change_placement + p_cease' = {total:.3f} must be "
-                "at most 1 (the rest of reviews maintain the plan)"
+                "at most 1 (the rest of reviews maintain the plan)",
+                f"{prefix}p_amend",
             )
     if isinstance(obj, Placements):
         for phase, mix in obj.mix_by_phase.items():
@@ -623,17 +644,24 @@ def _cross_checks(obj: Any, prefix: str) -> None:
                 if share > 0 and g not in allowed:
                     raise ParameterError(
                         f"'{prefix}mix_by_phase.{phase}.{g}' must be 0: no {g} placements "
-                        f"in the {phase} phase (allowed: {', '.join(allowed)})"
+                        f"in the {phase} phase (allowed: {', '.join(allowed)})",
+                        f"{prefix}mix_by_phase.{phase}.{g}",
                     )
             if sum(mix.values()) <= 0:
-                raise ParameterError(f"'{prefix}mix_by_phase.{phase}' must have a positive share")
+                raise ParameterError(
+                    f"'{prefix}mix_by_phase.{phase}' must have a positive share",
+                    f"{prefix}mix_by_phase.{phase}",
+                )
         missing = set(PHASE_NAMES) - set(obj.mix_by_phase)
         if missing:
             raise ParameterError(
-                f"'{prefix}mix_by_phase' lacks phases: {', '.join(sorted(missing))}"
+                f"'{prefix}mix_by_phase' lacks phases: {', '.join(sorted(missing))}",
+                f"{prefix}mix_by_phase",
             )
     if isinstance(obj, Demand | InitialState) and sum(obj.need_shares.values()) <= 0:
-        raise ParameterError(f"'{prefix}need_shares' must have a positive share")
+        raise ParameterError(
+            f"'{prefix}need_shares' must have a positive share", f"{prefix}need_shares"
+        )
 
 
 def load_toml(path: str | Path) -> tuple[dict[str, Any], str]:

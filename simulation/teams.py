@@ -43,9 +43,10 @@ class Team:
         """Queue `work` (days of one whole-time adviser) arriving now (or at `arrival`;
         calls must come in arrival order); returns when it will be done (infinity for a
         team with no staff)."""
-        if not self.servers:
-            return math.inf
         now = self.env.now if arrival is None else arrival
+        if not self.servers:  # the work waits for ever: it counts in the queue to the end
+            self._add(self.queue_area, now, self._year_starts[-1])
+            return math.inf
         start = max(now, heapq.heappop(self.free_at))
         end = start + work * self.slowdown
         heapq.heappush(self.free_at, end)
