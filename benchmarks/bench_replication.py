@@ -74,7 +74,7 @@ def bare_simpy(events: int) -> float:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--replications", type=int, default=5)
+    ap.add_argument("--replications", type=int, default=10)
     args = ap.parse_args()
     params = benchmark_parameters()
     run_replication(params, 0)  # warm caches and imports

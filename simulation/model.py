@@ -44,9 +44,7 @@ from .vocabulary import (
 
 STREAMS = (
     "initial",
-    "sen_support",
     "requests",
-    "requests_direct",
     "panel",
     "tribunal",
     "ep_advice",
@@ -81,22 +79,52 @@ def _holding(age: int) -> int:
 
 
 HOLDING_GROUP = tuple(_holding(a) for a in range(N_AGES))
+ALLOWED_AT_AGE = np.array(
+    [
+        [g in GROUPS_BY_PHASE[PHASE_NAMES[AGE_TO_PHASE[a]]] for g in PLACEMENT_GROUPS]
+        for a in range(N_AGES)
+    ]
+)
+
+
+def _stream_seed(seed: int | np.random.SeedSequence, name: str) -> np.random.SeedSequence:
+    root = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
+    return np.random.SeedSequence(
+        root.entropy, spawn_key=(*root.spawn_key, zlib.crc32(name.encode()))
+    )
 
 
 def streams(seed: int | np.random.SeedSequence) -> dict[str, np.random.Generator]:
     """One generator per named activity. Each stream's seed depends only on the root seed
     and the stream's name, so adding a stream never shifts the others' numbers."""
-    root = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
     return {
-        name: np.random.Generator(
-            np.random.PCG64(
-                np.random.SeedSequence(
-                    root.entropy, spawn_key=(*root.spawn_key, zlib.crc32(name.encode()))
-                )
-            )
-        )
-        for name in STREAMS
+        name: np.random.Generator(np.random.PCG64(_stream_seed(seed, name))) for name in STREAMS
     }
+
+
+class WeeklyStream:
+    """A counter-based generator (Philox) whose counter is set to the week: each week's
+    draws are a block of their own, so a week that draws more or fewer numbers (a binomial
+    over a pool that differs between scenarios) never shifts another week's numbers."""
+
+    def __init__(self, seed: int | np.random.SeedSequence, name: str):
+        key = _stream_seed(seed, f"weekly:{name}").generate_state(2, np.uint64)
+        self._key = key
+        self.generator = np.random.Generator(np.random.Philox(key=key))
+
+    def week(self, week: int) -> np.random.Generator:
+        self.generator.bit_generator.state = {
+            "bit_generator": "Philox",
+            "state": {"counter": np.array([0, week, 0, 0], dtype=np.uint64), "key": self._key},
+            "buffer": np.zeros(4, dtype=np.uint64),
+            "buffer_pos": 4,
+            "has_uint32": 0,
+            "uinteger": 0,
+        }
+        return self.generator
+
+
+WEEKLY_STREAMS = ("sen_support", "requests_direct")
 
 
 def gamma(rng: np.random.Generator, mean: float, cv: float, size: int | None = None) -> Any:
@@ -139,6 +167,8 @@ class SendSystem:
         self.cal = Calendar(params.run.start_year, params.run.years)
         self.env = simpy.Environment()
         self.rng = streams(seed)
+        self.weekly_streams = {name: WeeklyStream(seed, name) for name in WEEKLY_STREAMS}
+        self._pool_rng = self._weekly("sen_support", 0)
         self.year_starts = self.cal.year_starts()
         self.septembers = [
             self.cal.september(y)
@@ -167,6 +197,7 @@ class SendSystem:
         self.open_assessments = 0
         self.open_since: dict[int, float] = {}
         self.issue_decisions: list[tuple[float, int, Case]] = []
+        self.exits_due: list[tuple[float, int, str]] = []
         self._review_credit = 0.0
 
         # Open plans: a struct of arrays grown as plans are issued.
@@ -190,6 +221,16 @@ class SendSystem:
         self._mix = self._placement_mix()
         self._mix_lists = self._mix.tolist()
         self._need_p = _normalise(params.demand.need_shares, NEEDS)
+        self._need_cum = np.cumsum(self._need_p).tolist()
+        d = params.demand
+        week_share = WEEK / DAYS_PER_YEAR
+        self._weekly_hazard = (
+            np.array(d.request_hazard_by_age) * d.request_hazard_multiplier * week_share
+        )
+        self._weekly_direct = np.array(d.direct_requests_by_age) * week_share
+        self._weekly_identification = np.array(d.identification_by_age) * week_share
+        self._weekly_exit = -math.expm1(-d.sen_support_exit_rate * week_share)
+        self._moves_in_cum = np.cumsum(_normalise_seq(params.exits.moves_in_band_shares))
         self._hazards = np.array([params.exits.hazard_by_band[r] for r in HAZARD_REASONS])
         self._hazard_total = self._hazards.sum(axis=0)  # by band
         self._hazard_total_list = self._hazard_total.tolist()
@@ -212,12 +253,8 @@ class SendSystem:
             self.flows[metric][y] += n
 
     def _weekly(self, name: str, week: int) -> np.random.Generator:
-        """A generator for one stream in one week alone. Draws whose number depends on the
-        state (a binomial over the SEN support pool) then never shift another week's
-        numbers, so scenarios keep the same arrivals wherever their state agrees."""
-        bits = self.rng[name].bit_generator
-        assert isinstance(bits, np.random.PCG64)
-        return np.random.Generator(bits.jumped(week + 1))
+        """The generator for one stream in one week alone (see WeeklyStream)."""
+        return self.weekly_streams[name].week(week)
 
     def _event(self, entity: int, event: str, t: float | None = None) -> None:
         if self.log is not None:
@@ -348,18 +385,20 @@ class SendSystem:
             self.wait_weeks[y].append((self.env.now - self.wait_since[i]) / WEEK)
         self.waiting_for[i] = NOT_WAITING
 
-    def _cease(self, i: int, reason: str, _ev: object = None) -> None:
+    def _cease(self, i: int, reason: str, day: float | None = None) -> None:
+        """Plan i ceases on `day` (default now), freeing its place."""
         if not self.active[i]:
             return
+        day = self.env.now if day is None else day
         self.active[i] = False
         self.n_open -= 1
         g = int(self.group[i])
         self.occupancy[g] -= 1
         if self.waiting_for[i] != NOT_WAITING:
             self.waiting_for[i] = NOT_WAITING
-        self._count("ceased_total", self.env.now)
-        self._count(f"ceased_{reason}", self.env.now)
-        self._event(i, f"ceased_{reason}")
+        self._count("ceased_total", day)
+        self._count(f"ceased_{reason}", day)
+        self._event(i, f"ceased_{reason}", day)
         if g in self.waiting:
             self._offer_places(g)
 
@@ -378,8 +417,16 @@ class SendSystem:
     def _schedule_cease(self, i: int, wait: float, band: int, u: float) -> None:
         cum = self._hazard_cum[band]
         k = min(bisect.bisect_right(cum, u * cum[-1]), len(HAZARD_REASONS) - 1)
-        reason = HAZARD_REASONS[k]
-        self._after(wait, partial(self._cease, i, reason))
+        # Like decisions to issue, ceasings are taken in day order at the next calendar tick
+        # (always before a census), each counted on its own day: they change no queue.
+        heapq.heappush(self.exits_due, (self.env.now + wait, i, HAZARD_REASONS[k]))
+
+    def _due_exits(self) -> None:
+        """Cease the plans whose exit day has passed, in day order."""
+        now = self.env.now
+        while self.exits_due and self.exits_due[0][0] < now:
+            day, i, reason = heapq.heappop(self.exits_due)
+            self._cease(i, reason, day)
 
     def _schedule_exits(self, plans: np.ndarray, until: float) -> None:
         """Draw whether each plan ceases (moves away, leaves education...) before `until`,
@@ -405,15 +452,12 @@ class SendSystem:
         d = self.p.demand
         week = int(t // WEEK)
         trend = (1.0 + d.request_trend) ** (t / DAYS_PER_YEAR)
-        hazard = np.array(d.request_hazard_by_age) * d.request_hazard_multiplier * trend
-        p_week = -np.expm1(-hazard * WEEK / DAYS_PER_YEAR)
-        pool_rng = self._weekly("requests", week)
+        p_week = -np.expm1(-self._weekly_hazard * trend)
+        pool_rng = self._pool_rng
         from_pool = pool_rng.binomial(self.sen_support, p_week)
         self.sen_support -= from_pool
         direct_rng = self._weekly("requests_direct", week)
-        direct = direct_rng.poisson(
-            np.array(d.direct_requests_by_age) * trend * WEEK / DAYS_PER_YEAR
-        )
+        direct = direct_rng.poisson(self._weekly_direct * trend)
         n_pool, n_direct = int(from_pool.sum()), int(direct.sum())
         if n_pool + n_direct == 0:
             return []
@@ -494,12 +538,10 @@ class SendSystem:
 
     def _sen_support_week(self) -> None:
         """Identification onto SEN support and leaving it, over one week."""
-        d = self.p.demand
-        rng = self._weekly("sen_support", int(self.env.now // WEEK))
-        new = rng.poisson(np.array(d.identification_by_age) * WEEK / DAYS_PER_YEAR)
-        left = rng.binomial(
-            self.sen_support, -math.expm1(-d.sen_support_exit_rate * WEEK / DAYS_PER_YEAR)
-        )
+        # One week-jumped generator serves everything whose draws depend on the pool's size.
+        rng = self._pool_rng = self._weekly("sen_support", int(self.env.now // WEEK))
+        new = rng.poisson(self._weekly_identification)
+        left = rng.binomial(self.sen_support, self._weekly_exit)
         self.sen_support += new - left
         self._count("sen_support_identified", self.env.now, float(new.sum()))
 
@@ -631,14 +673,15 @@ class SendSystem:
         now = self.env.now
         self._close(case, now)
         age = self._age_now(case.age, case.request_day)
-        self._count("new_ehcps", now)
-        self._count(NEWPLAN_METRIC[age], now)
-        if not case.exception:
-            self._count("plans_issued_excl_exceptions", now)
-            if now - case.request_day <= TWENTY_WEEKS:
-                self._count("issued_within_20wks_excl_exceptions", now)
-            y = bisect.bisect_right(self.year_starts, now) - 1
-            if 0 <= y < self.n_years:
+        y = bisect.bisect_right(self.year_starts, now) - 1
+        if 0 <= y < self.n_years:
+            f = self.flows
+            f["new_ehcps"][y] += 1
+            f[NEWPLAN_METRIC[age]][y] += 1
+            if not case.exception:
+                f["plans_issued_excl_exceptions"][y] += 1
+                if now - case.request_day <= TWENTY_WEEKS:
+                    f["issued_within_20wks_excl_exceptions"][y] += 1
                 self.weeks_to_issue[y].append((now - case.request_day) / WEEK)
         target = self._draw_group(age, case.need, case.u_place)
         if self._has_place(target):
@@ -761,20 +804,23 @@ class SendSystem:
         self._count("phase_transfers", self.env.now, len(movers))
         u = self.rng["phase_transfer"].random((len(movers), 3))
         pt = p.phase_transfer
-        for j, i in enumerate(movers.tolist()):
-            age = int(self.age[i])
-            if age == 16 and u[j, 0] < pt.p_cease_at_16:
-                self._cease(i, "no_longer_engaging")
+        ages = self.age[movers]
+        waiting = self.waiting_for[movers] >= 0
+        current = np.where(waiting, self.waiting_for[movers], self.group[movers])
+        leaves = ((ages == 16) & (u[:, 0] < pt.p_cease_at_16)) | (
+            (ages == 19) & (u[:, 0] < pt.p_cease_at_19)
+        )
+        keeps = ALLOWED_AT_AGE[ages, current] & (u[:, 1] < pt.p_keep_setting)
+        # Most children keep their kind of setting and need nothing done; the loop is for
+        # those who leave, change setting or are waiting for a place.
+        for j in np.flatnonzero(leaves | ~keeps | waiting).tolist():
+            i, age = int(movers[j]), int(ages[j])
+            if leaves[j]:
+                self._cease(i, "no_longer_engaging" if age == 16 else self._leaving_reason(u[j, 2]))
                 continue
-            if age == 19 and u[j, 0] < pt.p_cease_at_19:
-                self._cease(i, self._leaving_reason(u[j, 2]))
-                continue
-            current = int(self.waiting_for[i]) if self.waiting_for[i] >= 0 else int(self.group[i])
-            allowed = GROUPS_BY_PHASE[PHASE_NAMES[AGE_TO_PHASE[age]]]
-            if PLACEMENT_GROUPS[current] in allowed and u[j, 1] < pt.p_keep_setting:
-                target = current
-            else:
-                target = self._draw_group(age, int(self.need[i]), u[j, 1])
+            target = (
+                int(current[j]) if keeps[j] else self._draw_group(age, int(self.need[i]), u[j, 1])
+            )
             self._replace(i, target)
         for g in self.places:
             self._offer_places(g)
@@ -796,8 +842,7 @@ class SendSystem:
         n = rng.poisson(ex.moves_in_per_year * WEEK / DAYS_PER_YEAR)
         if n == 0:
             return
-        shares = _normalise_seq(ex.moves_in_band_shares)
-        bands = np.searchsorted(np.cumsum(shares), rng.random(n), side="right").clip(0, 4)
+        bands = np.searchsorted(self._moves_in_cum, rng.random(n), side="right").clip(0, 4)
         for b, day, u_age, u_need, u_place in zip(
             bands.tolist(),
             t + rng.random(n) * WEEK,
@@ -808,9 +853,7 @@ class SendSystem:
         ):
             lo, hi = AGE_BANDS[BAND_NAMES[b]]
             age = lo + int(u_age * (hi - lo + 1))
-            need = min(
-                int(np.searchsorted(np.cumsum(self._need_p), u_need, side="right")), len(NEEDS) - 1
-            )
+            need = min(bisect.bisect_right(self._need_cum, u_need), len(NEEDS) - 1)
             self._after(day - self.env.now, partial(self._move_in, age, need, u_place))
 
     def _move_in(self, age: int, need: int, u_place: float, _ev: object = None) -> None:
@@ -944,6 +987,7 @@ class SendSystem:
             if when > env.now:
                 yield env.timeout(when - env.now)
             self._due_decisions()
+            self._due_exits()
             if what.startswith("census:"):
                 self._take_census(int(what.split(":")[1]))
             elif what == "september":

@@ -47,9 +47,9 @@ class Team:
         if not self.servers:  # the work waits for ever: it counts in the queue to the end
             self._add(self.queue_area, now, self._year_starts[-1])
             return math.inf
-        start = max(now, heapq.heappop(self.free_at))
+        start = max(now, self.free_at[0])  # the adviser free soonest takes it
         end = start + work * self.slowdown
-        heapq.heappush(self.free_at, end)
+        heapq.heapreplace(self.free_at, end)
         y = bisect.bisect_right(self._year_starts, start) - 1
         if 0 <= y < len(self.starts):
             self.starts[y] += 1
