@@ -33,7 +33,11 @@ from .la_data import (
     national_need_shares,
     national_sen_support_and_ehcp,
 )
-from .national import national_placements, national_tribunal_in_favour
+from .national import (
+    national_placements,
+    national_single_age_caseload,
+    national_tribunal_in_favour,
+)
 
 RECENT_YEARS = 3
 TREND_YEARS = 5
@@ -210,10 +214,10 @@ def _spread(values_by_band: Iterable[float], ages_by_band: list[range]) -> list[
 
 def _ceasing(
     h: LAHistory, until: int, stock_by_band: np.ndarray, england: LAHistory | None
-) -> tuple[dict[str, tuple[float, ...]], float, str]:
-    """Ceasing hazards per plan-year by reason and age band, from the person-level SEN2
-    ceased-plan counts (2022 on); leaving for work, HE or disengagement is spread over the
-    16+ bands, the other reasons over all bands, each in proportion to the caseload."""
+) -> Ceasing:
+    """Ceasing by reason from the person-level SEN2 ceased-plan counts (2022 on): moves,
+    deaths and other reasons as hazards over all ages in proportion to the caseload;
+    leaving education at 19 and over ages 16-25; needs met at annual reviews."""
     counts = {
         r: _mean_recent(h.series(f"ceased_{r}"), until)
         for r in (
@@ -226,6 +230,7 @@ def _ceasing(
             "deceased",
             "other",
             "not_rec",
+            "max_age",
         )
     }
     note = f"{h.la_name} ceased plans by reason, mean of up to {RECENT_YEARS} years to {until}"
@@ -238,14 +243,89 @@ def _ceasing(
     c = {r: float(v or 0.0) for r, v in counts.items()}
     c["other"] += c.pop("not_rec")
     stock = np.maximum(stock_by_band, 1e-9)
-    adult = np.array([0, 0, 0, 1, 1], dtype=float)
+    # Leaving education (work, HE, disengaging) happens over ages 16-25. The 20-25 band is
+    # fed each September by the 19-year-olds of the 16-19 band (England's single ages give
+    # their share of the band) and kept small by leaving: its hazard is what holds that
+    # band steady; the rest of the LA's published leavers come from the 16-19 band.
+    leaving = ("employment", "he", "no_longer_engaging")
+    leavers = sum(c[r] for r in leaving)
+    ages = national_single_age_caseload()
+    share_19 = ages[19] / sum(ages[16:20]) if sum(ages[16:20]) > 0 else 0.25
+    s16, s20 = stock[3], stock[4]
+    h20 = max(0.0, s16 * share_19 - c.get("max_age", 0.0)) / s20
+    h20 = min(h20, leavers / s20, 5.0)
+    h16 = max(0.0, leavers - h20 * s20) / s16
+    shape = np.array([0.0, 0.0, 0.0, h16, h20])
+    level = 1.0
     hazards: dict[str, tuple[float, ...]] = {}
     for r in HAZARD_REASONS:
-        w = stock * adult if r in ("employment", "he", "no_longer_engaging") else stock.copy()
-        share = w / w.sum() if w.sum() > 0 else w
-        hazards[r] = tuple(float(min(x, 10.0)) for x in c.get(r, 0.0) * share / stock)
+        if r in leaving:
+            share = c[r] / leavers if leavers > 0 else 0.0
+            hazards[r] = tuple(float(min(x, 10.0)) for x in level * share * shape)
+        else:
+            hazards[r] = (float(min(c.get(r, 0.0) / stock.sum(), 10.0)),) * len(BAND_NAMES)
     p_cease_review = c["needs_met"] / stock_by_band.sum() if stock_by_band.sum() else 0.0
-    return hazards, min(p_cease_review, 1.0), note
+    reasons = {r: c[r] / leavers if leavers > 0 else 1 / 3 for r in leaving}
+    return Ceasing(hazards, min(p_cease_review, 1.0), 0.0, reasons, note)
+
+
+def _leaving_shape() -> np.ndarray:
+    """Relative leaving hazard by SEN2 band from England's caseload by single year of age:
+    -log(plans aged a+1 / plans aged a), averaged over the band's ages from 16 (0 below)."""
+    ages = national_single_age_caseload()
+    shape = np.zeros(len(BAND_NAMES))
+    for b, (lo, hi) in enumerate(AGE_BANDS.values()):
+        rates = [
+            -math.log(ages[a + 1] / ages[a])
+            for a in range(max(lo, 16), min(hi, 24) + 1)
+            if ages[a] > 0 and ages[a + 1] > 0
+        ]
+        shape[b] = max(0.0, float(np.mean(rates))) if rates else 0.0
+    return shape
+
+
+@dataclass(frozen=True)
+class Ceasing:
+    hazards: dict[str, tuple[float, ...]]
+    p_cease_review: float
+    p_cease_at_19: float
+    leaving_reasons: dict[str, float]
+    note: str
+
+
+def _step_rates(h: LAHistory, england: LAHistory | None, until: int) -> tuple[float, float, str]:
+    """Moves into and out of special schools per plan-year: the aggregate SEN2 transfers
+    (2015-2021) over the January caseload of the same year (placement groups from 2019),
+    the LA's own where it has both, else England's."""
+    for src in (h, england):
+        if src is None:
+            continue
+        up, down = (
+            src.series("transfers_mainstream_to_special"),
+            src.series("transfers_special_to_mainstream"),
+        )
+        main = src.series("caseload_mainstream")
+        special = {
+            y: v + src.series("caseload_special_independent_nm").get(y, 0.0)
+            for y, v in src.series("caseload_special_state").items()
+        }
+        # Transfers are published to 2021 only, so a later start uses the last years
+        # published (there are none after).
+        p_up = _ratio_recent(up, main, max(until, 2021))
+        p_down = _ratio_recent(down, special, max(until, 2021))
+        if p_up is not None and p_down is not None:
+            return (
+                min(p_up, 0.5),
+                min(p_down, 0.5),
+                f"{src.la_name} SEN2 transfers mainstream<->special per plan-year, 2019-2021",
+            )
+    raise DataError(f"{h.la_name}: no SEN2 transfers between mainstream and special schools")
+
+
+def _independent_share(caseload: dict[str, tuple[float, ...]]) -> float:
+    state = sum(caseload.get("special_state", ()))
+    independent = sum(caseload.get("special_independent_nm", ()))
+    return independent / (state + independent) if state + independent > 0 else 0.0
 
 
 def _moves_in(h: LAHistory, until: int) -> tuple[float, str]:
@@ -421,8 +501,13 @@ def estimate_parameters(
     caseload, caseload_note = initial_caseload(h, start_year)
     note("initial.caseload", round(la_total), caseload_note)
     stock_by_band = np.array([sum(v[b] for v in caseload.values()) for b in range(len(BAND_NAMES))])
-    hazards, p_cease_review, cease_note = _ceasing(h, last, stock_by_band, england)
-    note("exits.hazard_by_band", "", cease_note)
+    ceasing = _ceasing(h, last, stock_by_band, england)
+    note("exits.hazard_by_band", "", ceasing.note)
+    note(
+        "phase_transfer.p_cease_at_19",
+        round(ceasing.p_cease_at_19, 3),
+        "fall in the caseload per year of age from 16-19 to 20-25, capped by the leavers",
+    )
     moves_in, moves_note = _moves_in(h, last)
     note("exits.moves_in_per_year", round(moves_in, 1), moves_note)
 
@@ -433,16 +518,8 @@ def estimate_parameters(
     maintain = ar_src.get("ar_outcome_maintain", ar_year) or 0.0
     ar_total = amend + maintain + (ar_src.get("ar_outcome_cease", ar_year) or 0.0)
     p_amend = amend / ar_total if ar_total else base.review.p_amend
-    moves = _ratio_recent(
-        {
-            y: h.flows.get("transfers_mainstream_to_special", {}).get(y, 0.0)
-            + h.flows.get("transfers_special_to_mainstream", {}).get(y, 0.0)
-            for y in h.flows.get("transfers_mainstream_to_special", {})
-        },
-        h.series("ehcp_total_jan"),
-        last,
-    )
-    p_change = float(moves) if moves is not None else base.review.p_change_placement
+    step_up, step_down, step_note = _step_rates(h, england, last)
+    note("review.p_step_up", round(step_up, 4), step_note)
     held = _ratio_recent(
         h.series("ar_meeting_held_total"), h.series("ar_review_expected"), last + 1
     )
@@ -505,14 +582,21 @@ def estimate_parameters(
                 # SEN2's outcomes are shares of all reviews; placement changes and
                 # ceasing come from other series, so amendments take what is left.
                 "p_amend": max(
-                    0.0, min(p_amend, 1 - min(p_change, 0.5) - min(p_cease_review, 0.5))
+                    0.0,
+                    min(p_amend, 1 - max(step_up, step_down) - min(ceasing.p_cease_review, 0.5)),
                 ),
-                "p_change_placement": min(p_change, 0.5),
-                "p_cease": min(p_cease_review, 0.5),
+                "p_step_up": step_up,
+                "p_step_down": step_down,
+                "step_up_independent_share": _independent_share(caseload),
+                "p_cease": min(ceasing.p_cease_review, 0.5),
             },
-            "phase_transfer": {"p_cease_at_16": 0.0, "p_cease_at_19": 0.0},
+            "phase_transfer": {
+                "p_cease_at_16": 0.0,
+                "p_cease_at_19": ceasing.p_cease_at_19,
+                "leaving_reason_shares": ceasing.leaving_reasons,
+            },
             "exits": {
-                "hazard_by_band": hazards,
+                "hazard_by_band": ceasing.hazards,
                 "moves_in_per_year": moves_in,
                 "moves_in_band_shares": list(shares),
             },

@@ -77,3 +77,26 @@ def national_tribunal_in_favour() -> float:
     if best is None:
         raise ValueError("tribunal_national.csv has no hmcts.pct_decided_in_favour_of_appellant")
     return best[1]
+
+
+@lru_cache(maxsize=1)
+def national_single_age_caseload() -> list[float]:
+    """England's plans at the latest January census by academic age 0-25 (SEN2 single-year
+    ages; 'under 3' is shared evenly over ages 0-2)."""
+    rows = [
+        r
+        for r in _rows("ehcp_age_national.csv")
+        if r["period_type"] == "as_at_january" and r["metric"].startswith("caseload_single_age.")
+    ]
+    latest = max(int(r["year"]) for r in rows)
+    ages = [0.0] * 26
+    for r in rows:
+        if int(r["year"]) != latest:
+            continue
+        key = r["metric"].split(".", 1)[1]
+        if key == "under_3":
+            for a in range(3):
+                ages[a] += float(r["value"]) / 3
+        elif key.startswith("age_") and key[4:].isdigit() and int(key[4:]) < 26:
+            ages[int(key[4:])] += float(r["value"])
+    return ages

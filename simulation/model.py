@@ -79,6 +79,10 @@ def _holding(age: int) -> int:
 
 
 HOLDING_GROUP = tuple(_holding(a) for a in range(N_AGES))
+LEAVING_REASONS = ("employment", "he", "no_longer_engaging")
+# Special schools (state, independent or non-maintained): reviews move children up into
+# them and, rarely, down out of them.
+SPECIALIST = np.array([g in ("special_state", "special_independent_nm") for g in PLACEMENT_GROUPS])
 ALLOWED_AT_AGE = np.array(
     [
         [g in GROUPS_BY_PHASE[PHASE_NAMES[AGE_TO_PHASE[a]]] for g in PLACEMENT_GROUPS]
@@ -230,6 +234,9 @@ class SendSystem:
         self._weekly_direct = np.array(d.direct_requests_by_age) * week_share
         self._weekly_identification = np.array(d.identification_by_age) * week_share
         self._weekly_exit = -math.expm1(-d.sen_support_exit_rate * week_share)
+        self._leaving_cum = np.cumsum(
+            _normalise(params.phase_transfer.leaving_reason_shares, LEAVING_REASONS)
+        ).tolist()
         self._moves_in_cum = np.cumsum(_normalise_seq(params.exits.moves_in_band_shares))
         self._hazards = np.array([params.exits.hazard_by_band[r] for r in HAZARD_REASONS])
         self._hazard_total = self._hazards.sum(axis=0)  # by band
@@ -735,9 +742,18 @@ class SendSystem:
             oldest = due[np.argpartition(self.next_review[due], k - 1)[:k]]
             due = oldest[np.argsort(self.next_review[oldest], kind="stable")]
         u = self.rng["reviews"].random((k, 2))
-        outcome = np.searchsorted(
-            np.cumsum([r.p_cease, r.p_change_placement, r.p_amend]), u[:, 0], side="right"
-        )  # 0 cease, 1 change, 2 amend, 3 keep
+        current = np.where(self.waiting_for[due] >= 0, self.waiting_for[due], self.group[due])
+        p_move = np.where(SPECIALIST[current], r.p_step_down, r.p_step_up)
+        # 0 cease (needs met), 1 change placement, 2 amend, 3 maintain
+        outcome = np.select(
+            [
+                u[:, 0] < r.p_cease,
+                u[:, 0] < r.p_cease + p_move,
+                u[:, 0] < r.p_cease + p_move + r.p_amend,
+            ],
+            [0, 1, 2],
+            3,
+        )
         counts = np.bincount(outcome, minlength=4)
         self._count("reviews_completed", now, k)
         for j, name in enumerate(
@@ -755,11 +771,15 @@ class SendSystem:
             i = int(due[j])
             if outcome[j] == 0:
                 self._cease(i, "needs_met")
-                continue
-            current = int(self.waiting_for[i]) if self.waiting_for[i] >= 0 else int(self.group[i])
-            self._replace(
-                i, self._draw_group(int(self.age[i]), int(self.need[i]), u[j, 1], current)
-            )
+            else:
+                self._replace(i, self._changed_setting(i, int(current[j]), u[j, 1]))
+
+    def _changed_setting(self, i: int, current: int, u: float) -> int:
+        """Where a review moves a child: up to a special school (state, or independent for
+        a share of moves), or down from one to mainstream (college after 19)."""
+        if not SPECIALIST[current]:
+            return INDEPENDENT if u < self.p.review.step_up_independent_share else SPECIAL
+        return HOLDING_GROUP[int(self.age[i])]
 
     def _replace(self, i: int, target: int) -> None:
         """Name a new setting for plan i (review or phase transfer), waiting in the holding
@@ -810,7 +830,8 @@ class SendSystem:
         leaves = ((ages == 16) & (u[:, 0] < pt.p_cease_at_16)) | (
             (ages == 19) & (u[:, 0] < pt.p_cease_at_19)
         )
-        keeps = ALLOWED_AT_AGE[ages, current] & (u[:, 1] < pt.p_keep_setting)
+        p_keep = np.where(SPECIALIST[current], pt.p_keep_specialist, pt.p_keep_setting)
+        keeps = ALLOWED_AT_AGE[ages, current] & (u[:, 1] < p_keep)
         # Most children keep their kind of setting and need nothing done; the loop is for
         # those who leave, change setting or are waiting for a place.
         for j in np.flatnonzero(leaves | ~keeps | waiting).tolist():
@@ -818,22 +839,21 @@ class SendSystem:
             if leaves[j]:
                 self._cease(i, "no_longer_engaging" if age == 16 else self._leaving_reason(u[j, 2]))
                 continue
-            target = (
-                int(current[j]) if keeps[j] else self._draw_group(age, int(self.need[i]), u[j, 1])
-            )
+            if keeps[j]:
+                target = int(current[j])
+            elif SPECIALIST[current[j]] and ALLOWED_AT_AGE[age, current[j]]:
+                target = HOLDING_GROUP[age]  # the rare move out of special provision
+            else:  # a fresh draw: u[j, 1] decided keeping, so it is not independent here
+                target = self._draw_group(age, int(self.need[i]), u[j, 2])
             self._replace(i, target)
         for g in self.places:
             self._offer_places(g)
         self._schedule_exits(np.flatnonzero(self.active[: self.n_plans]), self._next_september())
 
     def _leaving_reason(self, u: float) -> str:
-        """Why a plan ceases at 19: in proportion to the 16-19 leaving hazards."""
-        band = AGE_TO_BAND[19]
-        reasons = ("employment", "he", "no_longer_engaging")
-        w = np.array([self._hazards[HAZARD_REASONS.index(r), band] for r in reasons])
-        if w.sum() <= 0:
-            return "no_longer_engaging"
-        return reasons[int(np.searchsorted(np.cumsum(w / w.sum()), u, side="right").clip(0, 2))]
+        """Why a plan ceases at 19 (phase_transfer.leaving_reason_shares)."""
+        k = bisect.bisect_right(self._leaving_cum, u)
+        return LEAVING_REASONS[min(k, len(LEAVING_REASONS) - 1)]
 
     def _moves_in(self, t: float) -> None:
         """Plans transferred in from other LAs during [t, t+7), at their exact days."""
@@ -898,7 +918,9 @@ class SendSystem:
         values = tuple(p.initial.caseload[PLACEMENT_GROUPS[g]][b] for g, b in cells)
         for (gi, b), n in zip(cells, _round_preserving_total(values), strict=True):
             lo, hi = AGE_BANDS[BAND_NAMES[b]]
-            ages = rng.integers(lo, hi + 1, n)
+            w = np.array(p.initial.age_weights[lo : hi + 1])
+            w = w / w.sum() if w.sum() > 0 else np.full(hi - lo + 1, 1 / (hi - lo + 1))
+            ages = lo + np.searchsorted(np.cumsum(w), rng.random(n), side="right").clip(0, hi - lo)
             needs = np.searchsorted(np.cumsum(need_p), rng.random(n), side="right")
             for age, need in zip(ages.tolist(), needs.tolist(), strict=True):
                 interval = self._review_interval(age)

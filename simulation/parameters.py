@@ -298,7 +298,27 @@ class Reviews:
         hi=730,
     )
     p_amend: float = _p(0.45, "Share of reviews that amend the plan.", lo=0, hi=1)
-    p_change_placement: float = _p(0.03, "Share of reviews that change the placement.", lo=0, hi=1)
+    p_step_up: float = _p(
+        0.02,
+        "Share of reviews of children outside special schools that move them to a special "
+        "school (SEN2 transfers_mainstream_to_special per plan-year).",
+        lo=0,
+        hi=1,
+    )
+    p_step_down: float = _p(
+        0.002,
+        "Share of reviews of children in special schools that move them to mainstream (SEN2 "
+        "transfers_special_to_mainstream per plan-year).",
+        lo=0,
+        hi=1,
+    )
+    step_up_independent_share: float = _p(
+        0.2,
+        "Share of moves to a special school aimed at the independent sector rather than a "
+        "state special school (a full state school sends more there by placement.overflow).",
+        lo=0,
+        hi=1,
+    )
     p_cease: float = _p(0.01, "Share of reviews that cease the plan (needs met).", lo=0, hi=1)
     overdue_after_days: float = _p(
         28.0,
@@ -313,8 +333,16 @@ class Reviews:
 class PhaseTransfer:
     p_keep_setting: float = _p(
         0.85,
-        "Chance a child keeps the same kind of setting at a phase transfer when that "
-        "kind exists in the next phase; otherwise the next phase's mix applies. "
+        "Chance a child outside a special school keeps the same kind of setting at a phase "
+        "transfer when that kind exists in the next phase; otherwise the next phase's mix "
+        "of new placements applies. *Assumption*.",
+        lo=0,
+        hi=1,
+    )
+    p_keep_specialist: float = _p(
+        0.98,
+        "Chance a child in a special school stays in special provision at a phase "
+        "transfer (moves down are rare: SEN2 transfers_special_to_mainstream). "
         "*Assumption*.",
         lo=0,
         hi=1,
@@ -327,9 +355,17 @@ class PhaseTransfer:
     )
     p_cease_at_19: float = _p(
         0.25,
-        "Share of plans ceasing at 19 (employment, HE, or no longer in education).",
+        "Share of plans ceasing at 19 (employment, HE, or no longer in education); the rest "
+        "of leaving is spread over ages 16-25 by exits.hazard_by_band.",
         lo=0,
         hi=1,
+    )
+    leaving_reason_shares: dict[str, float] = _p(
+        {"employment": 1.0, "he": 1.0, "no_longer_engaging": 1.0},
+        "Why plans cease at 19 (shares; normalised): SEN2 ceased_employment, ceased_he and "
+        "ceased_no_longer_engaging.",
+        lo=0,
+        keys=("employment", "he", "no_longer_engaging"),
     )
 
 
@@ -365,6 +401,13 @@ class InitialState:
         lo=0,
         keys=PLACEMENT_GROUPS,
         length=len(BAND_NAMES),
+    )
+    age_weights: tuple[float, ...] = _p(
+        (1.0,) * N_AGES,
+        "Relative numbers of plans at each academic age 0-25 within an age band, for the "
+        "start caseload (SEN2 gives LAs' bands only; England's single ages stand in).",
+        lo=0,
+        length=N_AGES,
     )
     assessments_in_progress: int = _p(
         0, "Assessments under way at the start (agreed, plan not yet issued).", lo=0
@@ -486,6 +529,7 @@ def _merge(
 # replaces it whole, since a partial table merged into the defaults would keep shares the
 # user meant to drop. (exits.hazard_by_band is merged by reason: each reason stands alone.)
 _WHOLE_TABLES = {
+    "phase_transfer.leaving_reason_shares",
     "placement.need_weights",
     "initial.caseload",
     "demand.need_shares",
@@ -630,10 +674,10 @@ def _check(value: Any, meta: Mapping[str, Any], path: str) -> None:
 
 def _cross_checks(obj: Any, prefix: str) -> None:
     if isinstance(obj, Reviews):
-        total = obj.p_amend + obj.p_change_placement + obj.p_cease
+        total = obj.p_amend + max(obj.p_step_up, obj.p_step_down) + obj.p_cease
         if total > 1 + 1e-9:
             raise ParameterError(
-                f"'{prefix}p_amend + p_change_placement + p_cease' = {total:.3f} must be "
+                f"'{prefix}p_amend + max(p_step_up, p_step_down) + p_cease' = {total:.3f} must be "
                 "at most 1 (the rest of reviews maintain the plan)",
                 f"{prefix}p_amend",
             )

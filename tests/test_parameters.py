@@ -327,12 +327,20 @@ def test_bad_choice_names_choices() -> None:
 
 
 def test_review_outcome_shares_over_one_is_error() -> None:
-    message = error_of({"review": {"p_amend": 0.6, "p_change_placement": 0.2, "p_cease": 0.3}})
-    assert "p_amend + p_change_placement + p_cease" in message
+    """Either kind of placement move (up for children outside special schools, down for
+    those in them) plus amending and ceasing must fit within all reviews."""
+    message = error_of(
+        {"review": {"p_amend": 0.6, "p_step_up": 0.2, "p_step_down": 0.01, "p_cease": 0.3}}
+    )
+    assert "p_amend + max(p_step_up, p_step_down) + p_cease" in message
     assert "1.100" in message and "at most 1" in message
+    message = error_of(
+        {"review": {"p_amend": 0.6, "p_step_up": 0.01, "p_step_down": 0.2, "p_cease": 0.3}}
+    )
+    assert "1.100" in message
     # Exactly 1 is allowed.
     p = Parameters().override(
-        {"review": {"p_amend": 0.5, "p_change_placement": 0.2, "p_cease": 0.3}}
+        {"review": {"p_amend": 0.5, "p_step_up": 0.2, "p_step_down": 0.1, "p_cease": 0.3}}
     )
     assert p.review.p_amend == 0.5
 
