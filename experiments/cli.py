@@ -6,24 +6,34 @@ import datetime as dt
 import re
 import sys
 import time
+from importlib import resources
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
 import click
+import numpy as np
 
 from calibration.defaults import estimate_parameters
-from calibration.la_data import DataError, Dataset, load_dataset
-from simulation.parameters import ParameterError, Parameters, apply_scenario, scenario_name
-from simulation.results import HEADLINE_METRICS, Results
+from calibration.la_data import DataError, Dataset, LAHistory, load_dataset
+from simulation.parameters import (
+    ParameterError,
+    Parameters,
+    apply_scenario,
+    scenario_description,
+    scenario_name,
+)
+from simulation.results import HEADLINE_METRICS
 
-from . import outputs
-from .plots import fan_chart
-from .runner import default_jobs, replication_seeds, run_tasks, tasks
+from .compare import CompareError, write_comparison
+from .experiment import RunOutcome, finalise, new_spec, run_experiment
+from .runner import ExperimentError, default_jobs, make_executor
+from .store import RunStore, StoreError, check_destination
 from .toml_out import dumps as toml_dumps
 
 DEFAULT_LA = "Stockport"
 SCENARIO_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]*")
+USER_ERRORS = (DataError, ParameterError, StoreError, ExperimentError, CompareError)
 
 
 def _version() -> str:
@@ -44,15 +54,80 @@ def main() -> None:
     placements, reviews) and project it forward with honest uncertainty."""
 
 
-def _dataset(data: Path | None) -> Dataset:
-    return load_dataset(data)
+def library() -> dict[str, Path]:
+    """The bundled scenarios: name -> file."""
+    folder = resources.files("experiments.scenarios")
+    return {Path(str(f)).stem: Path(str(f)) for f in folder.iterdir() if str(f).endswith(".toml")}
 
 
-def _base_parameters(
-    ds: Dataset, la: str, start_year: int | None, years: int | None
-) -> tuple[Parameters, list[Any]]:
-    params, notes = estimate_parameters(ds, la, start_year, years or 5)
-    return params, notes
+def resolve_scenario(value: str) -> Path:
+    """A scenario file, or the name of one in the bundled library."""
+    path = Path(value)
+    if path.is_file():
+        return path
+    lib = library()
+    if value in lib:
+        return lib[value]
+    raise ParameterError(
+        f"scenario '{value}' is neither a file nor a bundled scenario "
+        f"(bundled: {', '.join(sorted(lib))})"
+    )
+
+
+def _scenarios(
+    base: Parameters, names: tuple[str, ...], years: int | None
+) -> dict[str, tuple[Parameters, str | None, str]]:
+    """Baseline first, then each scenario named, applied over the LA's defaults."""
+    runs: dict[str, tuple[Parameters, str | None, str]] = {}
+    lib_baseline = library().get("baseline")
+    if lib_baseline is not None:
+        runs["baseline"] = (base, str(lib_baseline), scenario_description(lib_baseline))
+    else:  # pragma: no cover - the library always has it
+        runs["baseline"] = (base, None, "")
+    for value in names:
+        path = resolve_scenario(value)
+        name = scenario_name(path)
+        if not SCENARIO_NAME.fullmatch(name):
+            raise ParameterError(
+                f"{path}: scenario name {name!r} must be letters, digits, '_', '-' or '.', "
+                "not starting with '.' (it names files in the output folder)"
+            )
+        if name == "baseline" and path == lib_baseline:
+            continue
+        if name in runs and not (name == "baseline" and value == "baseline"):
+            raise ParameterError(f"{path}: scenario name '{name}' is used twice")
+        p = apply_scenario(base, path)
+        if years is not None:
+            p = p.override({"run": {"years": years}})
+        runs[name] = (p, str(path), scenario_description(path))
+    return runs
+
+
+class _Bar:
+    """A tqdm progress bar on stderr, silent with --quiet or when stderr is not a terminal."""
+
+    def __init__(self, quiet: bool):
+        self.bar: Any = None
+        self.enabled = not quiet and sys.stderr.isatty()
+
+    def total(self, n: int) -> None:
+        if not self.enabled or n == 0:
+            return
+        from tqdm import tqdm
+
+        if self.bar is None:
+            self.bar = tqdm(total=n, unit="rep", file=sys.stderr, desc="replications")
+        else:
+            self.bar.total += n
+            self.bar.refresh()
+
+    def update(self, n: int) -> None:
+        if self.bar is not None:
+            self.bar.update(n)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
 
 
 @main.command()
@@ -71,8 +146,9 @@ def _base_parameters(
     "--scenario",
     "scenarios",
     multiple=True,
-    type=click.Path(path_type=Path, dir_okay=False),
-    help="Scenario TOML overriding the LA's defaults; repeat to compare several.",
+    metavar="FILE|NAME",
+    help="Scenario TOML (or a bundled scenario's name, see `sendsim scenarios`) "
+    "run beside the baseline with the same random numbers; repeatable.",
 )
 @click.option(
     "--start-year", type=int, help="January census to start from (default: the latest in the data)."
@@ -82,10 +158,16 @@ def _base_parameters(
 )
 @click.option(
     "--replications",
-    type=click.IntRange(1, 100_000),
+    type=click.IntRange(1, 1_000_000),
     default=50,
     show_default=True,
-    help="Monte Carlo replications per scenario.",
+    help="Replications per scenario (the cap with --precision).",
+)
+@click.option(
+    "--precision",
+    type=click.FloatRange(0, 1, min_open=True),
+    help="Run replications in rounds until every headline mean's 95% confidence "
+    "half-width is within this fraction of it (e.g. 0.02), up to --replications.",
 )
 @click.option(
     "--seed",
@@ -98,7 +180,22 @@ def _base_parameters(
     "--jobs",
     type=click.IntRange(1, 256),
     default=None,
-    help="Processes to run replications on [default: cores, at most 8].",
+    help="Local worker processes [default: cores, at most 8].",
+)
+@click.option(
+    "--scheduler",
+    metavar="tcp://HOST:PORT",
+    help="Run on an existing Dask cluster (needs sendsim[distributed]).",
+)
+@click.option(
+    "--dask-workers",
+    type=click.IntRange(1, 1024),
+    help="Start a Dask LocalCluster of this many workers for the run.",
+)
+@click.option(
+    "--batch-size",
+    type=click.IntRange(1, 100_000),
+    help="Replications per task sent to a worker [default: automatic].",
 )
 @click.option(
     "--out",
@@ -107,154 +204,187 @@ def _base_parameters(
 )
 @click.option("--overwrite", is_flag=True, help="Replace --out if it exists.")
 @click.option(
-    "--event-log", is_flag=True, help="Also write every replication's event log (slow, large)."
+    "--resume",
+    is_flag=True,
+    help="Continue the interrupted run in --out (its "
+    "own settings and parameters; finished replications are kept).",
+)
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+@click.option(
+    "--event-log",
+    is_flag=True,
+    help="Keep every replication's event log and write event_log.csv (slow, large).",
 )
 def run(
     la: str,
     data: Path | None,
-    scenarios: tuple[Path, ...],
+    scenarios: tuple[str, ...],
     start_year: int | None,
     years: int | None,
     replications: int,
+    precision: float | None,
     seed: int,
     jobs: int | None,
+    scheduler: str | None,
+    dask_workers: int | None,
+    batch_size: int | None,
     out: Path | None,
     overwrite: bool,
+    resume: bool,
+    quiet: bool,
     event_log: bool,
 ) -> None:
-    """Project an LA's SEND system forward from its latest census."""
+    """Project an LA's SEND system forward from its latest census, for the baseline and
+    any scenarios, with Monte Carlo uncertainty bands."""
     started = time.perf_counter()
     try:
-        ds = _dataset(data)
-        base, notes = _base_parameters(ds, la, start_year, years)
-        if event_log:
-            base = base.override({"run": {"event_log": True}})
-        runs: dict[str, Parameters] = {}
-        for path in scenarios:
-            name = scenario_name(path)
-            if not SCENARIO_NAME.fullmatch(name):
-                raise ParameterError(
-                    f"{path}: scenario name {name!r} must be letters, digits, '_', '-' or "
-                    "'.', not starting with '.' (it names files in the output folder)"
-                )
-            if name in runs:
-                raise ParameterError(f"{path}: scenario name '{name}' is used twice")
-            p = apply_scenario(base, path)
-            if years is not None:
-                p = p.override({"run": {"years": years}})
-            runs[name] = p
-        if not runs:
-            runs["baseline"] = base
-        history = ds.la(la)
-        if out is None:
-            stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-            out = Path("runs") / f"{_slug(history.la_name)}-{stamp}"
-        outputs.check_destination(out, overwrite)
-    except (DataError, ParameterError, FileExistsError) as e:
-        raise click.ClickException(str(e)) from None
-    estimated = time.perf_counter()
-
-    jobs = jobs or default_jobs()
-    items = tasks(runs, replications, seed)
-    collected: dict[str, list[Results]] = {name: [] for name in runs}
-    with outputs.staged_folder(out, overwrite) as stage:
-        with (stage / "results.csv").open("w", newline="", encoding="utf-8") as f:
-            f.write(",".join(outputs.RESULTS_HEADER) + "\n")
-            for name, rep, res in run_tasks(items, jobs):
-                collected[name].append(res)
-                f.write(
-                    outputs.csv_text(
-                        (s, r, y, m, outputs.fmt(v))
-                        for s, r, y, m, v in outputs.result_rows(name, rep, res)
-                    )
-                )
-                if event_log:
-                    _write_event_log(stage, name, rep, res)
-        simulated = time.perf_counter()
-        outputs.write_summary(stage / "summary.csv", outputs.summarise(collected))
-        for metric in HEADLINE_METRICS:
-            fan_chart(
-                stage / f"fan_{metric}.png",
-                metric,
-                collected,
-                _history(history, metric),
-                history.la_name,
-            )
-        (stage / "parameters").mkdir()
-        for name, p in runs.items():
-            (stage / "parameters" / f"{name}.toml").write_text(
-                toml_dumps(p.to_dict()), encoding="utf-8"
-            )
-        finished = time.perf_counter()
-        outputs.write_json(
-            stage / "manifest.json",
-            {
-                "sendsim_version": _version(),
-                "git_commit": outputs.git_commit(),
-                "command": [Path(sys.argv[0]).name, *sys.argv[1:]],
-                "arguments": {
+        if resume:
+            if out is None:
+                raise StoreError("--resume needs --out, the folder of the run to continue")
+            store = RunStore.open(out)
+            ds = load_dataset(Path(store.spec["data"]["path"]) if data is None else data)
+            history = ds.la(store.spec["la"]["code"])
+            executor = make_executor(jobs or default_jobs(), scheduler, dask_workers)
+        else:
+            ds = load_dataset(data)
+            history = ds.la(la)
+            base, notes = estimate_parameters(ds, la, start_year, years or 5)
+            if event_log:
+                base = base.override({"run": {"event_log": True}})
+            runs = _scenarios(base, scenarios, years)
+            if out is None:
+                stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+                out = Path("runs") / f"{_slug(history.la_name)}-{stamp}"
+            check_destination(out, overwrite)
+            spec = new_spec(
+                la_code=history.la_code,
+                la_name=history.la_name,
+                data_path=ds.path,
+                root_seed=seed,
+                replications=replications,
+                precision=precision,
+                scenarios=runs,
+                estimates=[{"key": n.key, "value": n.value, "source": n.source} for n in notes],
+                command=[Path(sys.argv[0]).name, *sys.argv[1:]],
+                arguments={
                     k: str(v) if isinstance(v, Path) else v
                     for k, v in click.get_current_context().params.items()
                 },
-                "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-                "python": sys.version.split()[0],
-                "la": {"code": history.la_code, "name": history.la_name},
-                "data": {"path": str(ds.path), "sha256": outputs.sha256(ds.path)},
-                "root_seed": seed,
-                "replications": replications,
-                "replication_seeds": [
-                    {"entropy": s.entropy, "spawn_key": list(s.spawn_key)}
-                    for s in replication_seeds(seed, replications)
-                ],
-                "jobs": jobs,
-                "scenarios": {
-                    name: {"source": str(path) if path else None}
-                    for name, path in zip(runs, scenarios or (None,), strict=False)
-                },
-                "estimates": [{"key": n.key, "value": n.value, "source": n.source} for n in notes],
-                "parameters": {name: p.to_dict() for name, p in runs.items()},
-                "timings_seconds": {
-                    "estimate_parameters": round(estimated - started, 3),
-                    "simulate": round(simulated - estimated, 3),
-                    "write_outputs": round(finished - simulated, 3),
-                    "per_replication": round((simulated - estimated) * jobs / len(items), 4),
-                },
-            },
+                version=_version(),
+            )
+            # The executor before the folder: a missing Dask extra leaves nothing behind.
+            executor = make_executor(jobs or default_jobs(), scheduler, dask_workers)
+            store = RunStore.create(out, spec, overwrite)
+    except USER_ERRORS as e:
+        raise click.ClickException(str(e)) from None
+    estimated = time.perf_counter()
+    bar = _Bar(quiet)
+    try:
+        outcome = run_experiment(store, executor, batch_size, bar.update, bar.total)
+    except KeyboardInterrupt:
+        bar.close()
+        executor.close()
+        done = len(store.finished())
+        click.echo(
+            f"\ninterrupted: {done} finished replications are saved in {store.path}; "
+            f"continue with: sendsim run --resume --out {store.path}",
+            err=True,
         )
-    click.echo(
-        f"Wrote {len(items)} replications of {', '.join(runs)} for {history.la_name} to {out}"
+        sys.exit(130)
+    finally:
+        bar.close()
+    executor.close()
+    finalise(
+        store,
+        outcome,
+        {m: _history(history, m) for m in HEADLINE_METRICS},
+        history.la_name,
+        {"estimate_parameters": estimated - started},
     )
-    _echo_headlines(collected)
+    if store.spec["scenarios"] and any(
+        s["parameters"]["run"]["event_log"] for s in store.spec["scenarios"].values()
+    ):
+        _write_event_log(store.path, outcome)
+    names = list(store.spec["scenarios"])
+    click.echo(
+        f"Wrote {outcome.replications} replications of {', '.join(names)} for "
+        f"{history.la_name} to {store.path}"
+    )
+    if outcome.precision is not None:
+        met = outcome.precision.solution
+        click.echo(
+            f"  precision {store.spec['precision']:.3g}: "
+            + (
+                f"met at {met} replications"
+                if met
+                else f"not met within {outcome.replications} replications (the cap)"
+            )
+        )
+    _echo_headlines(outcome, names)
 
 
-def _history(h: Any, metric: str) -> dict[int, float]:
-    series: dict[int, float] = h.series(metric)
-    return {y: v for y, v in series.items() if y >= 2015}
+def _history(h: LAHistory, metric: str) -> dict[int, float]:
+    return {y: v for y, v in h.series(metric).items() if y >= 2015}
 
 
-def _echo_headlines(collected: dict[str, list[Results]]) -> None:
-    import numpy as np
-
-    for name, reps in collected.items():
-        last_census = reps[0].census_years[-1]
-        last_flow = reps[0].flow_years[-1]
+def _echo_headlines(outcome: RunOutcome, names: list[str]) -> None:
+    for name in names:
+        reps = [outcome.results[(name, i)] for i in range(outcome.replications)]
+        last_census, last_flow = reps[0].census_years[-1], reps[0].flow_years[-1]
         plans = np.array([r.value("ehcp_total_jan", last_census) for r in reps])
         pct = np.array([r.value("pct_within_20wks_excl_exceptions", last_flow) for r in reps])
+        pct_text = (
+            f"median {np.nanmedian(pct):.1f}%" if not np.all(np.isnan(pct)) else "no plans issued"
+        )
         click.echo(
             f"  {name}: plans in January {last_census}: median {np.median(plans):.0f} "
             f"(90% band {np.percentile(plans, 5):.0f}-{np.percentile(plans, 95):.0f}); "
-            f"within 20 weeks in {last_flow}: median {np.nanmedian(pct):.1f}%"
+            f"within 20 weeks in {last_flow}: {pct_text}"
         )
 
 
-def _write_event_log(stage: Path, name: str, rep: int, res: Results) -> None:
-    path = stage / "event_log.csv"
-    new = not path.exists()
-    with path.open("a", encoding="utf-8") as f:
-        if new:
-            f.write("scenario,replication,entity_id,event,time\n")
-        for entity, event, t in res.event_log:
-            f.write(f"{name},{rep},{entity},{event},{outputs.fmt(t)}\n")
+def _write_event_log(out: Path, outcome: RunOutcome) -> None:
+    from .outputs import fmt
+    from .store import atomic_open
+
+    with atomic_open(out / "event_log.csv") as f:
+        f.write("scenario,replication,entity_id,event,time\n")
+        for (name, rep), res in sorted(outcome.results.items()):
+            for entity, event, t in res.event_log:
+                f.write(f"{name},{rep},{entity},{event},{fmt(t)}\n")
+
+
+@main.command(name="compare")
+@click.argument("run_dir", type=click.Path(path_type=Path, file_okay=False, exists=True))
+@click.option(
+    "--against", help="The scenario to compare with [default: the run's first, the baseline]."
+)
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Folder for compare.csv and charts [default: RUN_DIR].",
+)
+def compare_cmd(run_dir: Path, against: str | None, out: Path | None) -> None:
+    """Paired differences between each scenario of a run and the base scenario: mean,
+    5th and 95th percentiles over replications, and the probability it is better."""
+    try:
+        la_name = ""
+        manifest = run_dir / "manifest.json"
+        if manifest.exists():
+            import json
+
+            la_name = json.loads(manifest.read_text(encoding="utf-8")).get("la", {}).get("name", "")
+        path, base = write_comparison(run_dir, against, out, la_name)
+    except USER_ERRORS as e:
+        raise click.ClickException(str(e)) from None
+    click.echo(f"Wrote {path} (differences from {base})")
+
+
+@main.command(name="scenarios")
+def list_scenarios() -> None:
+    """List the bundled scenarios."""
+    for name, path in sorted(library().items()):
+        click.echo(f"{name}: {scenario_description(path)}")
 
 
 @main.command(name="las")
@@ -262,7 +392,7 @@ def _write_event_log(stage: Path, name: str, rep: int, res: Results) -> None:
 def list_las(data: Path | None) -> None:
     """List the local authorities in the data."""
     try:
-        ds = _dataset(data)
+        ds: Dataset = load_dataset(data)
     except DataError as e:
         raise click.ClickException(str(e)) from None
     for code, name in ds.las():
@@ -277,7 +407,7 @@ def list_las(data: Path | None) -> None:
 def params(la: str, data: Path | None, start_year: int | None, years: int | None) -> None:
     """Print an LA's default parameters as TOML (a starting point for a scenario)."""
     try:
-        base, notes = _base_parameters(_dataset(data), la, start_year, years)
+        base, notes = estimate_parameters(load_dataset(data), la, start_year, years or 5)
     except (DataError, ParameterError) as e:
         raise click.ClickException(str(e)) from None
     for n in notes:

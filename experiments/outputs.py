@@ -1,31 +1,34 @@
-"""Writing a run's folder: tidy results, summaries and the manifest, never half-written.
-
-The run is written into a hidden staging folder next to the destination and renamed into
-place only when complete, so a failed or interrupted run leaves no partial output folder.
-"""
+"""The tidy tables a run writes: results (every replication) and summaries."""
 
 from __future__ import annotations
 
 import csv
 import hashlib
-import io
-import json
 import math
-import os
-import shutil
 import subprocess
-import tempfile
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 
 from simulation.results import Results
 
+from .precision import ci_halfwidth
+
 RESULTS_HEADER = ("scenario", "replication", "year", "metric", "value")
-SUMMARY_HEADER = ("scenario", "year", "metric", "mean", "p5", "p25", "p50", "p75", "p95")
+SUMMARY_HEADER = (
+    "scenario",
+    "year",
+    "metric",
+    "mean",
+    "p5",
+    "p25",
+    "p50",
+    "p75",
+    "p95",
+    "mean_ci95",
+)
 QUANTILES = (5, 25, 50, 75, 95)
 
 
@@ -38,64 +41,54 @@ def fmt(value: float) -> str:
     return format(float(value), ".10g")
 
 
-def result_rows(
-    scenario: str, replication: int, res: Results
-) -> Iterator[tuple[str, int, int, str, float]]:
-    for year, metric, value in res.rows():
-        yield scenario, replication, year, metric, value
+def write_results(f: IO[str], results: Mapping[str, Iterable[tuple[int, Results]]]) -> None:
+    """results.csv: one row per scenario, replication, year and metric."""
+    w = csv.writer(f, lineterminator="\n")
+    w.writerow(RESULTS_HEADER)
+    for scenario, reps in results.items():
+        for rep, res in reps:
+            w.writerows(
+                (scenario, rep, year, metric, fmt(value)) for year, metric, value in res.rows()
+            )
 
 
-def write_results(path: Path, rows: Iterable[tuple[str, int, int, str, float]]) -> None:
-    with path.open("w", newline="", encoding="utf-8") as f:
-        w = csv.writer(f, lineterminator="\n")
-        w.writerow(RESULTS_HEADER)
-        for s, r, y, m, v in rows:
-            w.writerow((s, r, y, m, fmt(v)))
+def stack(reps: list[Results], metric: str) -> tuple[list[int], np.ndarray]:
+    """Years and a replications x years array of one metric."""
+    first = reps[0]
+    census = metric in first.census
+    years = list(first.census_years if census else first.flow_years)
+    table = np.array([(r.census if census else r.flows)[metric] for r in reps], dtype=float)
+    return years, table
 
 
-def summarise(results: dict[str, list[Results]]) -> list[tuple[Any, ...]]:
-    """Mean and quantiles over replications per scenario, year and metric (missing values,
-    such as a percentage in a year with no plans, are left out)."""
+def summarise(results: Mapping[str, list[Results]]) -> list[tuple[Any, ...]]:
+    """Mean, quantiles and the 95% confidence half-width of the mean over replications per
+    scenario, year and metric (missing values, such as a percentage in a year with no plans,
+    are left out)."""
     out: list[tuple[Any, ...]] = []
     for scenario, reps in results.items():
         first = reps[0]
-        for kind, years in (("census", first.census_years), ("flows", first.flow_years)):
-            table: dict[str, np.ndarray] = getattr(first, kind)
-            for metric in table:
-                stack = np.array([getattr(r, kind)[metric] for r in reps], dtype=float)
-                for j, year in enumerate(years):
-                    col = stack[:, j]
-                    col = col[~np.isnan(col)]
-                    if len(col) == 0:
-                        out.append((scenario, year, metric, *([math.nan] * 6)))
-                        continue
-                    q = np.percentile(col, QUANTILES)
-                    out.append((scenario, year, metric, float(col.mean()), *map(float, q)))
+        for metric in (*first.census, *first.flows):
+            years, table = stack(reps, metric)
+            half = ci_halfwidth(table)
+            for j, year in enumerate(years):
+                col = table[:, j]
+                col = col[~np.isnan(col)]
+                if len(col) == 0:
+                    out.append((scenario, year, metric, *([math.nan] * 7)))
+                    continue
+                q = np.percentile(col, QUANTILES)
+                out.append(
+                    (scenario, year, metric, float(col.mean()), *map(float, q), float(half[j]))
+                )
     return out
 
 
-def write_summary(path: Path, rows: list[tuple[Any, ...]]) -> None:
-    with path.open("w", newline="", encoding="utf-8") as f:
-        w = csv.writer(f, lineterminator="\n")
-        w.writerow(SUMMARY_HEADER)
-        for row in rows:
-            w.writerow((*row[:3], *(fmt(v) for v in row[3:])))
-
-
-def write_json(path: Path, data: dict[str, Any]) -> None:
-    path.write_text(
-        json.dumps(data, indent=2, sort_keys=False, default=_json_default) + "\n", encoding="utf-8"
-    )
-
-
-def _json_default(o: Any) -> Any:
-    if isinstance(o, np.integer | np.floating):
-        return o.item()
-    if isinstance(o, np.ndarray | tuple):
-        return list(o)
-    if isinstance(o, Path):
-        return str(o)
-    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+def write_summary(f: IO[str], rows: list[tuple[Any, ...]]) -> None:
+    w = csv.writer(f, lineterminator="\n")
+    w.writerow(SUMMARY_HEADER)
+    for row in rows:
+        w.writerow((*row[:3], *(fmt(v) for v in row[3:])))
 
 
 def git_commit() -> str | None:
@@ -132,38 +125,3 @@ def sha256(path: Path) -> str:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
-
-
-def check_destination(out: Path, overwrite: bool) -> None:
-    """Refuse to clobber a folder that holds something, unless asked to."""
-    if out.exists() and not out.is_dir():
-        raise FileExistsError(f"--out {out} is a file, not a folder")
-    if out.exists() and any(out.iterdir()) and not overwrite:
-        raise FileExistsError(
-            f"--out {out} already exists and is not empty (use --overwrite to replace it)"
-        )
-
-
-@contextmanager
-def staged_folder(out: Path, overwrite: bool) -> Iterator[Path]:
-    """A staging folder that becomes `out` only if the block completes."""
-    out = out.resolve()
-    check_destination(out, overwrite)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    stage = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
-    try:
-        yield stage
-    except BaseException:
-        shutil.rmtree(stage, ignore_errors=True)
-        raise
-    if out.exists():
-        shutil.rmtree(out)
-    os.replace(stage, out)
-
-
-def csv_text(rows: Iterable[Iterable[Any]]) -> str:
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    for row in rows:
-        w.writerow(row)
-    return buf.getvalue()

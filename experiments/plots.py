@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import matplotlib
@@ -10,9 +10,13 @@ import matplotlib
 matplotlib.use("Agg")  # files only; no display needed
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from simulation.results import Results
+
+from .outputs import stack
 
 TITLES = {
     "ehcp_total_jan": "EHC plans at the January census",
@@ -23,47 +27,99 @@ TITLES = {
     "caseload_special_state": "Plans in state special schools (January)",
     "caseload_special_independent_nm": "Plans in independent / non-maintained special (January)",
 }
+COLOURS = plt.rcParams["axes.prop_cycle"].by_key()["color"]
 
 
-def fan_chart(
-    path: Path,
-    metric: str,
-    reps: Mapping[str, list[Results]],
-    history: Mapping[int, float],
-    la_name: str,
-) -> None:
-    """One PNG: 5-95% and 25-75% bands with the median for each scenario, history as
-    points. Census metrics are plotted at their January, flows at their calendar year."""
-    fig, ax = plt.subplots(figsize=(8, 4.5), dpi=110)
-    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    for k, (scenario, runs) in enumerate(reps.items()):
-        first = runs[0]
-        census = metric in first.census
-        years = np.array(first.census_years if census else first.flow_years)
-        stack = np.array([(r.census if census else r.flows)[metric] for r in runs], float)
-        colour = colours[k % len(colours)]
-        if np.all(np.isnan(stack)):
-            continue
-        q5, q25, q50, q75, q95 = np.nanpercentile(stack, [5, 25, 50, 75, 95], axis=0)
-        ax.fill_between(years, q5, q95, color=colour, alpha=0.18, lw=0, label=f"{scenario}: 5-95%")
-        ax.fill_between(
-            years, q25, q75, color=colour, alpha=0.35, lw=0, label=f"{scenario}: 25-75%"
-        )
-        ax.plot(years, q50, color=colour, lw=2, label=f"{scenario}: median")
-    if history:
-        hy = sorted(history)
-        ax.plot(
-            hy, [history[y] for y in hy], "o", color="black", ms=4, label=f"{la_name}: published"
-        )
-    ax.set_title(f"{la_name}: {TITLES.get(metric, metric)}", fontsize=11)
-    ax.set_xlabel(
-        "January census"
-        if metric.endswith("_jan") or metric.startswith("caseload")
-        else "calendar year"
-    )
+def title(metric: str) -> str:
+    return TITLES.get(metric, metric.replace("_", " "))
+
+
+def _finish(fig: Figure, ax: Axes, path: Path, heading: str, metric: str) -> None:
+    ax.set_title(heading, fontsize=11)
+    census = metric.endswith("_jan") or metric.startswith("caseload")
+    ax.set_xlabel("January census" if census else "calendar year")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, loc="best")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
+
+
+def _history(ax: Axes, history: Mapping[int, float], la_name: str) -> None:
+    if history:
+        hy = sorted(history)
+        ax.plot(
+            hy, [history[y] for y in hy], "o", color="black", ms=4, label=f"{la_name}: published"
+        )
+
+
+def fan_chart(
+    path: Path,
+    metric: str,
+    reps: Sequence[Results],
+    scenario: str,
+    history: Mapping[int, float],
+    la_name: str,
+) -> None:
+    """One scenario's fan: stacked 5-95% and 25-75% bands with the median line, and the
+    LA's published history as points. Census metrics sit at their January, flows at their
+    calendar year."""
+    fig, ax = plt.subplots(figsize=(8, 4.5), dpi=110)
+    years, table = stack(list(reps), metric)
+    if not np.all(np.isnan(table)):
+        q5, q25, q50, q75, q95 = np.nanpercentile(table, [5, 25, 50, 75, 95], axis=0)
+        colour = COLOURS[0]
+        ax.fill_between(years, q5, q95, color=colour, alpha=0.2, lw=0, label="5-95%")
+        ax.fill_between(years, q25, q75, color=colour, alpha=0.4, lw=0, label="25-75%")
+        ax.plot(years, q50, color=colour, lw=2, label=f"{scenario}: median")
+    _history(ax, history, la_name)
+    _finish(fig, ax, path, f"{la_name}: {title(metric)} ({len(reps)} replications)", metric)
+
+
+def scenario_chart(
+    path: Path,
+    metric: str,
+    reps: Mapping[str, Sequence[Results]],
+    history: Mapping[int, float],
+    la_name: str,
+) -> None:
+    """Scenarios side by side: each one's median with its 25-75% band."""
+    fig, ax = plt.subplots(figsize=(8, 4.5), dpi=110)
+    for k, (scenario, runs) in enumerate(reps.items()):
+        years, table = stack(list(runs), metric)
+        if np.all(np.isnan(table)):
+            continue
+        q25, q50, q75 = np.nanpercentile(table, [25, 50, 75], axis=0)
+        colour = COLOURS[k % len(COLOURS)]
+        ax.fill_between(years, q25, q75, color=colour, alpha=0.2, lw=0)
+        ax.plot(years, q50, color=colour, lw=2, label=f"{scenario} (median, 25-75%)")
+    _history(ax, history, la_name)
+    _finish(fig, ax, path, f"{la_name}: {title(metric)} by scenario", metric)
+
+
+def difference_chart(
+    path: Path,
+    metric: str,
+    years: Sequence[int],
+    diffs: Mapping[str, np.ndarray],
+    against: str,
+    la_name: str,
+) -> None:
+    """Paired differences from the base scenario: mean line with the 5-95% band."""
+    fig, ax = plt.subplots(figsize=(8, 4.5), dpi=110)
+    ax.axhline(0, color="black", lw=0.8)
+    for k, (scenario, d) in enumerate(diffs.items()):
+        if np.all(np.isnan(d)):
+            continue
+        colour = COLOURS[k % len(COLOURS)]
+        q5, q95 = np.nanpercentile(d, [5, 95], axis=0)
+        ax.fill_between(years, q5, q95, color=colour, alpha=0.2, lw=0)
+        ax.plot(
+            years,
+            np.nanmean(d, axis=0),
+            color=colour,
+            lw=2,
+            label=f"{scenario} - {against} (mean, 5-95%)",
+        )
+    _finish(fig, ax, path, f"{la_name}: {title(metric)}, difference from {against}", metric)

@@ -1,23 +1,31 @@
-"""Many replications of one or more scenarios, with common random numbers.
+"""Many replications of one or more scenarios, with common random numbers, on any executor.
 
 Replication i of every scenario gets the i-th child of the root SeedSequence, so scenarios
 see the same children, the same requests and the same work times wherever the scenario
-leaves that part of the system unchanged. The executor only decides where replications run:
-results are the same, in the same order, whichever runs them.
+leaves that part of the system unchanged. Replications travel in batches (one task is
+several replications, so scheduling costs little); executors yield batches as they finish,
+and the run store puts every replication in its place, so the files a run writes are the
+same bytes whichever executor ran it and in whatever order the batches came back.
 """
 
 from __future__ import annotations
 
+import math
 import os
-from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 import numpy as np
 
 from simulation.model import run_replication
 from simulation.parameters import Parameters
 from simulation.results import Results
+
+
+class ExperimentError(Exception):
+    """A problem with how an experiment was asked for; the message is one line."""
 
 
 @dataclass(frozen=True)
@@ -28,53 +36,157 @@ class Task:
     seed: np.random.SeedSequence
 
 
+Batch = Sequence[Task]
+Outcome = list[tuple[str, int, Results]]
+
+
 def replication_seeds(root: int, n: int) -> list[np.random.SeedSequence]:
     """The seeds of replications 0..n-1: the same for every scenario (CRN), and the first k
     the same whatever n is, so adding replications never changes earlier ones."""
     return np.random.SeedSequence(root).spawn(n)
 
 
-def tasks(scenarios: dict[str, Parameters], replications: int, root_seed: int) -> list[Task]:
-    seeds = replication_seeds(root_seed, replications)
-    return [
-        Task(name, i, params, seeds[i])
-        for name, params in scenarios.items()
-        for i in range(replications)
-    ]
+def tasks(
+    scenarios: dict[str, Parameters], replications: Sequence[int] | int, root_seed: int
+) -> list[Task]:
+    """Tasks for the given replication numbers of every scenario, replication-major so
+    that a partly finished run has whole replications of every scenario."""
+    reps = range(replications) if isinstance(replications, int) else replications
+    seeds = replication_seeds(root_seed, max(reps, default=-1) + 1)
+    return [Task(name, i, params, seeds[i]) for i in reps for name, params in scenarios.items()]
 
 
-def _run_batch(batch: Sequence[Task]) -> list[tuple[str, int, Results]]:
+def run_batch(batch: Batch) -> Outcome:
+    """Run a batch of replications (the unit of work an executor ships)."""
     return [(t.scenario, t.replication, run_replication(t.params, t.seed)) for t in batch]
 
 
-def _batches(items: Sequence[Task], size: int) -> list[Sequence[Task]]:
+def batches(items: Sequence[Task], size: int) -> list[Batch]:
     return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+def auto_batch_size(n_tasks: int, workers: int) -> int:
+    """About eight batches per worker (for balance and progress), at most 25 replications
+    each (a few seconds of work, so an interruption loses little)."""
+    return max(1, min(25, math.ceil(n_tasks / max(1, workers * 8))))
 
 
 def default_jobs() -> int:
     return max(1, min(os.cpu_count() or 1, 8))
 
 
-def run_tasks(
-    items: Sequence[Task],
-    jobs: int = 1,
-    on_result: Callable[[str, int, Results], None] | None = None,
-) -> Iterator[tuple[str, int, Results]]:
-    """Run tasks in-process (jobs 1) or on a local process pool, yielding results in task
-    order; `on_result` sees each as it is yielded."""
-    if jobs <= 1 or len(items) <= 1:
-        for t in items:
-            res = (t.scenario, t.replication, run_replication(t.params, t.seed))
-            if on_result:
-                on_result(*res)
-            yield res
-        return
-    # A few replications per task keeps pickling and scheduling overhead small while
-    # leaving enough tasks for the pool to balance.
-    size = max(1, len(items) // (jobs * 4))
-    with ProcessPoolExecutor(max_workers=jobs) as pool:
-        for batch in pool.map(_run_batch, _batches(items, size)):
-            for res in batch:
-                if on_result:
-                    on_result(*res)
-                yield res
+class Executor(Protocol):
+    """Where batches run. `run` yields each batch's outcome as it finishes."""
+
+    workers: int
+
+    def run(self, work: Sequence[Batch]) -> Iterator[Outcome]: ...
+
+    def close(self) -> None: ...
+
+    def describe(self) -> dict[str, Any]: ...
+
+
+class InProcess:
+    """Run batches one after another in this process."""
+
+    workers = 1
+
+    def run(self, work: Sequence[Batch]) -> Iterator[Outcome]:
+        for batch in work:
+            yield run_batch(batch)
+
+    def close(self) -> None:
+        pass
+
+    def describe(self) -> dict[str, Any]:
+        return {"executor": "in-process"}
+
+
+class LocalPool:
+    """A pool of worker processes on this machine."""
+
+    def __init__(self, jobs: int):
+        self.workers = jobs
+        self._pool = ProcessPoolExecutor(max_workers=jobs)
+
+    def run(self, work: Sequence[Batch]) -> Iterator[Outcome]:
+        # Keep a few batches queued per worker rather than submitting everything, so an
+        # interruption leaves little submitted work to cancel.
+        pending: set[Future[Outcome]] = set()
+        queue = list(work)[::-1]
+        while queue or pending:
+            while queue and len(pending) < self.workers * 2:
+                pending.add(self._pool.submit(run_batch, queue.pop()))
+            done, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for future in done:
+                yield future.result()
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def describe(self) -> dict[str, Any]:
+        return {"executor": "process-pool", "workers": self.workers}
+
+
+class DaskExecutor:
+    """Dask distributed: an existing cluster (`scheduler` address) or a LocalCluster of
+    `workers` single-threaded worker processes started for the run."""
+
+    def __init__(self, scheduler: str | None = None, workers: int | None = None):
+        try:
+            from distributed import Client, LocalCluster
+        except ImportError:
+            raise ExperimentError(
+                'running on Dask needs the optional extra: pip install "sendsim[distributed]" '
+                '(or pip install ".[distributed]" from a clone)'
+            ) from None
+        self._cluster = None
+        try:
+            if scheduler:
+                self._client = Client(scheduler, timeout="20s")
+            else:
+                self._cluster = LocalCluster(
+                    n_workers=workers or 1,
+                    threads_per_worker=1,
+                    processes=True,
+                    dashboard_address=None,
+                )
+                self._client = Client(self._cluster)
+        except (OSError, TimeoutError) as e:
+            raise ExperimentError(f"cannot reach the Dask scheduler {scheduler}: {e}") from None
+        self.scheduler = scheduler
+        self.workers = max(1, len(self._client.scheduler_info().get("workers", {})))
+
+    def run(self, work: Sequence[Batch]) -> Iterator[Outcome]:
+        from distributed import as_completed
+
+        futures = self._client.map(run_batch, list(work), pure=False)
+        try:
+            for future in as_completed(futures):
+                yield future.result()
+        finally:
+            for future in futures:
+                future.cancel()
+
+    def close(self) -> None:
+        self._client.close()
+        if self._cluster is not None:
+            self._cluster.close()
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "executor": "dask",
+            "scheduler": self.scheduler or "LocalCluster",
+            "workers": self.workers,
+        }
+
+
+def make_executor(
+    jobs: int, scheduler: str | None = None, dask_workers: int | None = None
+) -> Executor:
+    if scheduler or dask_workers:
+        return DaskExecutor(scheduler, dask_workers)
+    if jobs <= 1:
+        return InProcess()
+    return LocalPool(jobs)

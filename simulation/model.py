@@ -42,21 +42,7 @@ from .vocabulary import (
     SCHOOL_LEAVING_AGE,
 )
 
-STREAMS = (
-    "initial",
-    "requests",
-    "panel",
-    "tribunal",
-    "ep_advice",
-    "other_advice",
-    "issue",
-    "drafting",
-    "placement",
-    "reviews",
-    "exits",
-    "moves_in",
-    "phase_transfer",
-)
+STREAMS = ("initial", "reviews", "exits", "moves_in", "phase_transfer")
 
 MAINSTREAM = GROUP_INDEX["mainstream"]
 RP = GROUP_INDEX["mainstream_rp_senunit"]
@@ -128,7 +114,21 @@ class WeeklyStream:
         return self.generator
 
 
-WEEKLY_STREAMS = ("sen_support", "requests_direct")
+# Streams read in weekly blocks (counter = week): the pool's dynamics, repeat requests from
+# children back on SEN support, direct requests, and every random fortune of a request.
+# A week's first-time requests then draw the same numbers whatever earlier weeks drew.
+CASE_STREAMS = (
+    "need",
+    "panel",
+    "tribunal",
+    "ep_advice",
+    "other_advice",
+    "issue",
+    "drafting",
+    "placement",
+)
+WEEKLY_STREAMS = ("sen_support", "returned", "requests_direct", "exits_september", *CASE_STREAMS)
+INITIAL_WEEKS = (1 << 40, (1 << 40) + 1)  # blocks for the cases under way at the start
 
 
 def gamma(rng: np.random.Generator, mean: float, cv: float, size: int | None = None) -> Any:
@@ -161,6 +161,7 @@ class Case:
     draft_work: float
     comment_days: float
     u_place: float
+    repeat: bool = False  # a repeat request from a child refused or not issued a plan before
 
 
 class SendSystem:
@@ -173,6 +174,7 @@ class SendSystem:
         self.rng = streams(seed)
         self.weekly_streams = {name: WeeklyStream(seed, name) for name in WEEKLY_STREAMS}
         self._pool_rng = self._weekly("sen_support", 0)
+        self._returned_rng = self._weekly("returned", 0)
         self.year_starts = self.cal.year_starts()
         self.septembers = [
             self.cal.september(y)
@@ -196,6 +198,7 @@ class SendSystem:
 
         # SEN support population by academic age (counts of children without a plan).
         self.sen_support = np.rint(np.array(params.demand.sen_support_by_age)).astype(np.int64)
+        self.returned = np.zeros(N_AGES, dtype=np.int64)
         self.panel_queue: deque[Case] = deque()
         self.next_case_id = 0
         self.open_assessments = 0
@@ -435,12 +438,13 @@ class SendSystem:
             day, i, reason = heapq.heappop(self.exits_due)
             self._cease(i, reason, day)
 
-    def _schedule_exits(self, plans: np.ndarray, until: float) -> None:
+    def _schedule_exits(self, plans: np.ndarray, until: float, rng: np.random.Generator) -> None:
         """Draw whether each plan ceases (moves away, leaves education...) before `until`,
-        from competing hazards for its age band, and schedule those that do."""
+        from competing hazards for its age band, and schedule those that do. Plans are
+        drawn in the order they were made, so the start caseload (the same plans in every
+        scenario) draws the same numbers in every scenario."""
         if len(plans) == 0:
             return
-        rng = self.rng["exits"]
         bands = AGE_BAND_ARR[self.age[plans]]
         total = self._hazard_total[bands]
         with np.errstate(divide="ignore"):
@@ -466,20 +470,37 @@ class SendSystem:
         direct_rng = self._weekly("requests_direct", week)
         direct = direct_rng.poisson(self._weekly_direct * trend)
         n_pool, n_direct = int(from_pool.sum()), int(direct.sum())
-        if n_pool + n_direct == 0:
-            return []
         ages = np.concatenate(
             [np.repeat(np.arange(N_AGES), from_pool), np.repeat(np.arange(N_AGES), direct)]
         )
-        pooled = np.arange(n_pool + n_direct) < n_pool
-        days = t + np.concatenate([pool_rng.random(n_pool), direct_rng.random(n_direct)]) * WEEK
-        return self._make_cases(ages, pooled, days)
+        returned_rng = self._returned_rng
+        repeat = returned_rng.binomial(self.returned, p_week)
+        self.returned -= repeat
+        n_repeat = int(repeat.sum())
+        ages = np.concatenate([ages, np.repeat(np.arange(N_AGES), repeat)])
+        position = np.arange(n_pool + n_direct + n_repeat)
+        repeats = position >= n_pool + n_direct
+        pooled = (position < n_pool) | repeats
+        days = t + WEEK * np.concatenate(
+            [pool_rng.random(n_pool), direct_rng.random(n_direct), returned_rng.random(n_repeat)]
+        )
+        return self._make_cases(ages, pooled, days, week, repeats)
 
-    def _make_cases(self, ages: np.ndarray, pooled: np.ndarray, days: np.ndarray) -> list[Case]:
-        """Cases with every random fortune drawn now, stream by stream."""
+    def _make_cases(
+        self,
+        ages: np.ndarray,
+        pooled: np.ndarray,
+        days: np.ndarray,
+        week: int,
+        repeats: np.ndarray | None = None,
+    ) -> list[Case]:
+        """Cases with every random fortune drawn now, stream by stream, from the week's
+        blocks (first-time requests first, so they draw the same numbers in every
+        scenario), then put in order of arrival."""
         n = len(ages)
-        r, a, pw = self.rng, self.p.assessment, self.p.plan
-        need = np.searchsorted(np.cumsum(self._need_p), r["requests"].random(n), side="right")
+        a, pw = self.p.assessment, self.p.plan
+        r = {name: self._weekly(name, week) for name in CASE_STREAMS}
+        need = np.searchsorted(np.cumsum(self._need_p), r["need"].random(n), side="right")
         panel_u = r["panel"].random((n, 3))
         tribunal = gamma(r["tribunal"], self.p.panel.tribunal_days, 0.5, n)
         ep = gamma(r["ep_advice"], a.ep_days_per_advice, a.ep_work_cv, n)
@@ -495,10 +516,11 @@ class SendSystem:
         exception = (issue_u[:, 1] < a.p_exception)[order].tolist()
         comment = (pw.comment_days + finalise)[order].tolist()
         need = np.minimum(need, len(NEEDS) - 1)[order].tolist()
+        repeat = (np.zeros(n, bool) if repeats is None else repeats)[order].tolist()
         cases = []
         first = self.next_case_id
         self.next_case_id += n
-        for k, (age, nd, pool, day, u, trib, ep_w, oth, u_ni, exc, dr, com, up) in enumerate(
+        for k, (age, nd, pool, day, u, trib, ep_w, oth, u_ni, exc, dr, com, up, rp) in enumerate(
             zip(
                 ages[order].tolist(),
                 need,
@@ -513,6 +535,7 @@ class SendSystem:
                 draft[order].tolist(),
                 comment,
                 place_u[order].tolist(),
+                repeat,
                 strict=True,
             )
         ):
@@ -534,22 +557,27 @@ class SendSystem:
                     dr,
                     com,
                     up,
+                    rp,
                 )
             )
         return cases
 
     def _return_to_sen_support(self, case: Case) -> None:
-        """A refused or not-issued request: the child stays on SEN support."""
+        """A refused or not-issued request: the child stays on SEN support, counted apart
+        from the rest so that their repeat requests leave first-time requests untouched."""
         if case.from_sen_support:
-            self.sen_support[self._age_now(case.age, case.request_day)] += 1
+            self.returned[self._age_now(case.age, case.request_day)] += 1
 
     def _sen_support_week(self) -> None:
         """Identification onto SEN support and leaving it, over one week."""
         # One week-jumped generator serves everything whose draws depend on the pool's size.
-        rng = self._pool_rng = self._weekly("sen_support", int(self.env.now // WEEK))
+        week = int(self.env.now // WEEK)
+        rng = self._pool_rng = self._weekly("sen_support", week)
         new = rng.poisson(self._weekly_identification)
         left = rng.binomial(self.sen_support, self._weekly_exit)
         self.sen_support += new - left
+        self._returned_rng = self._weekly("returned", week)
+        self.returned -= self._returned_rng.binomial(self.returned, self._weekly_exit)
         self._count("sen_support_identified", self.env.now, float(new.sum()))
 
     # --- the statutory pathway --------------------------------------------------------
@@ -557,16 +585,20 @@ class SendSystem:
     def _receive_requests(self, cases: list[Case]) -> None:
         """This week's requests join the panel's queue, or with no panel
         (sitting_interval_days 0) are decided the day they arrive."""
-        pooled = sum(c.from_sen_support for c in cases)
         if cases and self._year(cases[0].request_day) == self._year(cases[-1].request_day):
-            self._count("requests_received", cases[0].request_day, len(cases))
-            self._count("requests_received_sen_support", cases[0].request_day, pooled)
+            day = cases[0].request_day
+            self._count("requests_received", day, len(cases))
+            self._count(
+                "requests_received_sen_support", day, sum(c.from_sen_support for c in cases)
+            )
+            self._count("requests_repeat", day, sum(c.repeat for c in cases))
         else:  # the week straddles New Year
             for case in cases:
                 self._count("requests_received", case.request_day)
                 self._count(
                     "requests_received_sen_support", case.request_day, case.from_sen_support
                 )
+                self._count("requests_repeat", case.request_day, case.repeat)
         if self.p.panel.sitting_interval_days > 0:
             self.panel_queue.extend(cases)
             return
@@ -804,11 +836,12 @@ class SendSystem:
         children moving into a new phase (Reception, Year 7, post-16, post-19) have their
         plan amended to name the next setting; new places open; exits are drawn."""
         p = self.p
-        self.sen_support[1:] = self.sen_support[:-1].copy()
-        self.sen_support[0] = 0
-        # School SEN support ends with Year 11; requests for young people in post-16
-        # education arrive as direct requests.
-        self.sen_support[SCHOOL_LEAVING_AGE:] = 0
+        for pool in (self.sen_support, self.returned):
+            pool[1:] = pool[:-1].copy()
+            pool[0] = 0
+            # School SEN support ends with Year 11; requests for young people in post-16
+            # education arrive as direct requests.
+            pool[SCHOOL_LEAVING_AGE:] = 0
         for g, added in (
             (SPECIAL, p.placement.special_places_added_per_year),
             (RP, p.placement.rp_places_added_per_year),
@@ -848,7 +881,11 @@ class SendSystem:
             self._replace(i, target)
         for g in self.places:
             self._offer_places(g)
-        self._schedule_exits(np.flatnonzero(self.active[: self.n_plans]), self._next_september())
+        self._schedule_exits(
+            np.flatnonzero(self.active[: self.n_plans]),
+            self._next_september(),
+            self._weekly("exits_september", int(self.env.now // WEEK)),
+        )
 
     def _leaving_reason(self, u: float) -> str:
         """Why a plan ceases at 19 (phase_transfer.leaving_reason_shares)."""
@@ -929,13 +966,15 @@ class SendSystem:
         if k:
             ages = self._request_ages(rng, k)
             days = -rng.random(k) * max(p.panel.sitting_interval_days, WEEK)
-            self.panel_queue.extend(self._make_cases(ages, np.zeros(k, bool), days))
+            self.panel_queue.extend(
+                self._make_cases(ages, np.zeros(k, bool), days, INITIAL_WEEKS[0])
+            )
         k = p.initial.assessments_in_progress
         if k:
             ages = self._request_ages(rng, k)
             elapsed = rng.random(k) * TWENTY_WEEKS
             for case, e in zip(
-                self._make_cases(ages, np.zeros(k, bool), -elapsed),
+                self._make_cases(ages, np.zeros(k, bool), -elapsed, INITIAL_WEEKS[1]),
                 np.sort(elapsed)[::-1],
                 strict=True,
             ):
@@ -973,7 +1012,7 @@ class SendSystem:
         needs = np.bincount(self.need[:n][act], minlength=len(NEEDS))
         for j, name in enumerate(NEEDS):
             c[f"caseload_need_{name}"][k] = needs[j]
-        c["sen_support_total"][k] = self.sen_support.sum()
+        c["sen_support_total"][k] = self.sen_support.sum() + self.returned.sum()
         c["requests_awaiting_decision"][k] = len(self.panel_queue)
         c["open_assessments"][k] = self.open_assessments
         overdue = act & (self.next_review[:n] < self.env.now - self.p.review.overdue_after_days)

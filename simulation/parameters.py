@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import operator
 import re
 import tomllib
 import typing
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -721,12 +722,95 @@ def load_toml(path: str | Path) -> tuple[dict[str, Any], str]:
         raise ParameterError(f"{p}: not valid TOML ({e})") from None
 
 
+SCENARIO_META_KEYS = ("name", "description")
+RELATIVE_TABLES = {"add": operator.add, "multiply": operator.mul}
+
+
 def apply_scenario(base: Parameters, path: str | Path) -> Parameters:
-    """Apply a scenario TOML file's overrides to `base`."""
+    """Apply a scenario TOML file to `base`. Top-level tables set values outright;
+    `[add.<section>]` and `[multiply.<section>]` change the base's values relative to what
+    they are (lists and tables element by element), so one scenario file serves any LA.
+    `[scenario]` holds the scenario's name and description."""
     data, text = load_toml(path)
-    if isinstance(data.get("scenario"), Mapping):
-        data.pop("scenario")  # the scenario's own name and description, not parameters
-    return base.override(data, str(path), text)
+    source = str(path)
+    meta = data.pop("scenario", {})
+    if not isinstance(meta, Mapping):
+        raise ParameterError(f"{source}{_line_of(text, 'scenario')}: 'scenario' must be a table")
+    for key in meta:
+        if key not in SCENARIO_META_KEYS:
+            raise ParameterError(
+                f"{source}{_line_of(text, 'scenario.' + key)}: unknown key 'scenario.{key}' "
+                f"(allowed here: {', '.join(SCENARIO_META_KEYS)})"
+            )
+    relative = {k: data.pop(k) for k in list(data) if k in RELATIVE_TABLES}
+    params = base.override(data, source, text) if data else base
+    for kind, changes in relative.items():
+        if not isinstance(changes, Mapping):
+            raise ParameterError(f"{source}{_line_of(text, kind)}: '{kind}' must be a table")
+        current = params.to_dict()
+        params = params.override(
+            _relative(current, changes, RELATIVE_TABLES[kind], source, text, kind + "."),
+            source,
+            text,
+        )
+    return params
+
+
+def _relative(
+    current: Mapping[str, Any],
+    changes: Mapping[str, Any],
+    op: Callable[[Any, Any], Any],
+    source: str,
+    text: str | None,
+    prefix: str,
+) -> dict[str, Any]:
+    """New values from `op(current value, change)` for each key in `changes`."""
+    out: dict[str, Any] = {}
+    for key, change in changes.items():
+        path = prefix + key
+        if key not in current:
+            raise ParameterError(
+                f"{source}{_line_of(text, path)}: unknown key '{path}' "
+                f"(allowed here: {', '.join(sorted(current))})"
+            )
+        value = current[key]
+        if isinstance(change, Mapping):
+            if not isinstance(value, Mapping):
+                raise ParameterError(
+                    f"{source}{_line_of(text, path)}: '{path}' is a single value, not a table"
+                )
+            out[key] = {**value, **_relative(value, change, op, source, text, path + ".")}
+            continue
+        if isinstance(change, bool) or not isinstance(change, int | float):
+            raise ParameterError(
+                f"{source}{_line_of(text, path)}: '{path}' must be a number, got {change!r}"
+            )
+        out[key] = _apply_number(value, change, op, source, text, path)
+    return out
+
+
+def _apply_number(
+    value: Any,
+    change: float,
+    op: Callable[[Any, Any], Any],
+    source: str,
+    text: str | None,
+    path: str,
+) -> Any:
+    if isinstance(value, bool | str):
+        raise ParameterError(
+            f"{source}{_line_of(text, path)}: '{path}' is not a number and cannot be changed "
+            "relatively"
+        )
+    if isinstance(value, int):
+        return round(op(value, change))
+    if isinstance(value, float):
+        return float(op(value, change))
+    if isinstance(value, list):
+        return [_apply_number(v, change, op, source, text, path) for v in value]
+    if isinstance(value, Mapping):
+        return {k: _apply_number(v, change, op, source, text, path) for k, v in value.items()}
+    raise ParameterError(f"{source}{_line_of(text, path)}: '{path}' cannot be changed")
 
 
 def scenario_name(path: str | Path) -> str:
@@ -736,6 +820,14 @@ def scenario_name(path: str | Path) -> str:
     if isinstance(meta, Mapping) and isinstance(meta.get("name"), str):
         return str(meta["name"])
     return Path(path).stem
+
+
+def scenario_description(path: str | Path) -> str:
+    data, _ = load_toml(path)
+    meta = data.get("scenario")
+    if isinstance(meta, Mapping) and isinstance(meta.get("description"), str):
+        return str(meta["description"])
+    return ""
 
 
 def iter_fields(

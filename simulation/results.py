@@ -33,6 +33,7 @@ CENSUS_METRICS: tuple[str, ...] = (
 COUNT_FLOWS: tuple[str, ...] = (
     "requests_received",
     "requests_received_sen_support",
+    "requests_repeat",
     "requests_decided",
     "requests_decided_within_6wks",
     "requests_refused",
@@ -145,6 +146,8 @@ def _describe() -> dict[str, str]:
         "requests_received": "Initial requests for an EHC needs assessment in the year "
         "(SEN2 `requests_received`).",
         "requests_received_sen_support": "Of which from children on school SEN support.",
+        "requests_repeat": "Of which repeat requests from children refused or not issued a "
+        "plan earlier (back on SEN support).",
         "requests_decided": "Requests decided (assess or not) in the year.",
         "requests_decided_within_6wks": "Of which decided within 6 weeks of the request.",
         "requests_refused": "Requests the LA decided not to assess (SEN2 "
@@ -203,3 +206,36 @@ def _describe() -> dict[str, str]:
 
 
 METRIC_DOCS: dict[str, str] = _describe()
+
+# Which way is better, for "probability the scenario is better" in comparisons. Lower
+# demand and caseload count as better from the High Needs budget's point of view; metrics
+# with no agreed direction (ceased plans, phase transfers...) get no probability.
+BETTER_WHEN_HIGHER: frozenset[str] = frozenset(
+    {
+        "pct_within_20wks_excl_exceptions",
+        "pct_requests_decided_within_6wks",
+        "issued_within_20wks_excl_exceptions",
+        "reviews_completed",
+    }
+)
+BETTER_WHEN_LOWER: frozenset[str] = frozenset(
+    {
+        "ehcp_total_jan",
+        "requests_received",
+        "new_ehcps",
+        "caseload_special_independent_nm",
+        "placed_independent_overflow",
+        "placement_waiting",
+        "placement_wait_weeks_mean",
+        "weeks_to_issue_mean",
+        "weeks_to_issue_p90",
+        "open_assessments",
+        "open_assessments_mean",
+        "requests_awaiting_decision",
+        "reviews_overdue",
+        "ep_queue_mean",
+        "ep_wait_weeks_mean",
+        "coordinator_queue_mean",
+        "coordinator_wait_weeks_mean",
+    }
+)

@@ -36,7 +36,7 @@ from simulation.parameters import Parameters, from_dict
 from simulation.results import CENSUS_METRICS, FLOW_METRICS, HEADLINE_METRICS
 
 RESULTS_HEADER = "scenario,replication,year,metric,value"
-SUMMARY_HEADER = "scenario,year,metric,mean,p5,p25,p50,p75,p95"
+SUMMARY_HEADER = "scenario,year,metric,mean,p5,p25,p50,p75,p95,mean_ci95"
 STOCKPORT_CODE = "E08000007"
 STOCKPORT_DFE = "356"
 SEED = 20250101  # the CLI's default root seed

@@ -91,13 +91,26 @@ def test_streams_are_named_and_independent_of_other_streams(
     values = [tuple(v) for v in first.values()]
     assert len(set(values)) == len(values)
     # Adding, removing or reordering other streams leaves a stream's numbers unchanged.
-    monkeypatch.setattr(model, "STREAMS", ("a_new_stream", "requests", "initial"))
+    monkeypatch.setattr(model, "STREAMS", ("a_new_stream", "reviews", "initial"))
     fewer = streams(11)
-    assert set(fewer) == {"a_new_stream", "requests", "initial"}
-    np.testing.assert_array_equal(fewer["requests"].random(5), first["requests"])
+    assert set(fewer) == {"a_new_stream", "reviews", "initial"}
+    np.testing.assert_array_equal(fewer["reviews"].random(5), first["reviews"])
     np.testing.assert_array_equal(fewer["initial"].random(5), first["initial"])
     # A different root seed gives different numbers for the same name.
-    assert not np.array_equal(streams(12)["requests"].random(5), first["requests"])
+    assert not np.array_equal(streams(12)["reviews"].random(5), first["reviews"])
+
+
+def test_weekly_streams_give_each_week_its_own_block() -> None:
+    """A week's numbers are the same however many numbers other weeks drew, differ from
+    week to week and stream to stream, and follow the root seed."""
+    a = model.WeeklyStream(11, "panel")
+    first = a.week(7).random(4)
+    a.week(3).random(1000)  # another week drawing many numbers
+    np.testing.assert_array_equal(a.week(7).random(4), first)
+    assert not np.array_equal(a.week(8).random(4), first)
+    assert not np.array_equal(model.WeeklyStream(11, "issue").week(7).random(4), first)
+    assert not np.array_equal(model.WeeklyStream(12, "panel").week(7).random(4), first)
+    np.testing.assert_array_equal(model.WeeklyStream(11, "panel").week(7).random(4), first)
 
 
 def test_streams_accept_seed_sequences() -> None:

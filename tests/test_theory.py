@@ -151,7 +151,7 @@ def test_model_ep_stage_is_mmc(c: int, rho: float) -> None:
     util = flow(res, "ep_utilisation")[:, 1:].mean(axis=1)
     wq_weeks = mmc_wait(c, lam_day, 1 / EP_DAYS) / WEEK
     assert_mean_matches(waits_weeks, wq_weeks, alpha=2e-3, max_rel_halfwidth=0.35, label="Wq")
-    assert_mean_matches(util, rho, max_rel_halfwidth=0.03, label="utilisation")
+    assert_mean_matches(util, rho, max_rel_halfwidth=0.05, label="utilisation")
 
 
 def _year_days(years: tuple[int, ...]) -> np.ndarray:

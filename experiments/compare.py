@@ -1,0 +1,146 @@
+"""Comparing scenarios fairly: paired differences under common random numbers.
+
+Replication i of every scenario ran on the same random numbers, so the difference between
+two scenarios in replication i is the scenario's effect on the same children, free of most
+of the noise that separates two independent runs. The spread of those paired differences
+is how sure we are of the effect.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from collections import defaultdict
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from simulation.results import BETTER_WHEN_HIGHER, BETTER_WHEN_LOWER, HEADLINE_METRICS
+
+from .outputs import fmt
+from .plots import difference_chart
+from .store import atomic_open
+
+COMPARE_HEADER = (
+    "scenario",
+    "against",
+    "year",
+    "metric",
+    "mean_difference",
+    "p5",
+    "p95",
+    "prob_better",
+)
+
+Table = dict[str, dict[str, dict[int, dict[int, float]]]]  # scenario, metric, year, rep
+
+
+class CompareError(Exception):
+    """A run folder that cannot be compared as asked; one-line message."""
+
+
+def read_results(run_dir: Path) -> Table:
+    path = run_dir / "results.csv"
+    if not path.exists():
+        hint = (
+            " (an unfinished run: continue it with sendsim run --resume)"
+            if (run_dir / "run.json").exists()
+            else ""
+        )
+        raise CompareError(f"{path} not found{hint}")
+    table: Table = defaultdict(lambda: defaultdict(lambda: defaultdict(dict)))
+    with path.open(encoding="utf-8", newline="") as f:
+        reader = csv.reader(f)
+        header = next(reader, None)
+        if header != ["scenario", "replication", "year", "metric", "value"]:
+            raise CompareError(f"{path}: not a sendsim results file (header {header})")
+        for line, row in enumerate(reader, 2):
+            try:
+                scenario, rep, year, metric, value = row
+                table[scenario][metric][int(year)][int(rep)] = (
+                    float(value) if value != "" else math.nan
+                )
+            except ValueError:
+                raise CompareError(f"{path}:{line}: malformed row {row}") from None
+    return table
+
+
+def paired(table: Table, scenario: str, against: str, metric: str) -> tuple[list[int], np.ndarray]:
+    """Years and the replications x years paired differences scenario - against."""
+    a, b = table[scenario][metric], table[against][metric]
+    years = sorted(a)
+    reps = sorted(set(a[years[0]]) & set(b[years[0]])) if years else []
+    d = np.array([[a[y][r] - b[y][r] for y in years] for r in reps], dtype=float)
+    return years, d.reshape(len(reps), len(years))
+
+
+def direction(metric: str) -> int:
+    """+1 if higher is better, -1 if lower is better, 0 if neither is."""
+    if metric in BETTER_WHEN_HIGHER:
+        return 1
+    if metric in BETTER_WHEN_LOWER:
+        return -1
+    return 0
+
+
+def compare(table: Table, against: str) -> list[tuple[Any, ...]]:
+    if against not in table:
+        raise CompareError(f"no scenario '{against}' in the run (scenarios: {', '.join(table)})")
+    rows: list[tuple[Any, ...]] = []
+    for scenario in table:
+        if scenario == against:
+            continue
+        for metric in table[scenario]:
+            years, d = paired(table, scenario, against, metric)
+            sign = direction(metric)
+            for j, year in enumerate(years):
+                col = d[:, j]
+                col = col[~np.isnan(col)]
+                if len(col) == 0:
+                    rows.append((scenario, against, year, metric, *([math.nan] * 4)))
+                    continue
+                p5, p95 = np.percentile(col, [5, 95])
+                better = float(np.mean(sign * col > 0)) if sign else math.nan
+                rows.append(
+                    (
+                        scenario,
+                        against,
+                        year,
+                        metric,
+                        float(col.mean()),
+                        float(p5),
+                        float(p95),
+                        better,
+                    )
+                )
+    return rows
+
+
+def write_comparison(
+    run_dir: Path, against: str | None, out: Path | None = None, la_name: str = ""
+) -> tuple[Path, str]:
+    """compare.csv and a difference chart per headline metric in `out` (default the run
+    folder); `against` defaults to the run's first scenario."""
+    table = read_results(run_dir)
+    base = against or next(iter(table), "")
+    rows = compare(table, base)
+    out = out or run_dir
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / "compare.csv"
+    with atomic_open(path) as f:
+        w = csv.writer(f, lineterminator="\n")
+        w.writerow(COMPARE_HEADER)
+        for row in rows:
+            w.writerow((*row[:4], *(fmt(v) for v in row[4:])))
+    for metric in HEADLINE_METRICS:
+        diffs: Mapping[str, np.ndarray] = {}
+        years: list[int] = []
+        for scenario in table:
+            if scenario != base and metric in table[scenario]:
+                years, d = paired(table, scenario, base, metric)
+                diffs = {**diffs, scenario: d}
+        if diffs:
+            difference_chart(out / f"compare_{metric}.png", metric, years, diffs, base, la_name)
+    return path, base
