@@ -20,7 +20,7 @@ from . import outputs
 from .plots import fan_chart, scenario_chart
 from .precision import PrecisionCheck, check, look_ahead
 from .runner import Executor, auto_batch_size, batches, replication_seeds, tasks
-from .store import RunStore
+from .store import RunStore, atomic_open
 from .toml_out import dumps as toml_dumps
 
 Progress = Callable[[int], None]
@@ -105,15 +105,15 @@ def run_experiment(
     if target is None:
         run_until(cap)
     else:
+        # Rounds follow a fixed schedule from zero, whatever is already on disk, so a
+        # resumed run checks at the same counts and stops where an uninterrupted one would.
+        n = 0
         while True:
-            n = _complete(outcome.results, names)
-            if n >= 2:
-                outcome.precision = check(headline_matrix(outcome.results, names, n), target)
-                if outcome.precision.solution is not None or n >= cap:
-                    break
-            # The next round: enough to see the look-ahead through, and at least a
-            # quarter more, so rounds stay few.
-            run_until(min(cap, max(n + look_ahead(n) + 1, math.ceil(n * 1.25), 10)))
+            n = min(cap, max(n + look_ahead(n) + 1, math.ceil(n * 1.25), 10))
+            run_until(n)
+            outcome.precision = check(headline_matrix(outcome.results, names, n), target)
+            if outcome.precision.solution is not None or n >= cap:
+                break
     outcome.replications = _complete(outcome.results, names)
     outcome.seconds = time.perf_counter() - started
     return outcome
@@ -134,12 +134,6 @@ def finalise(
     n = outcome.replications
     by_scenario = {s: [outcome.results[(s, i)] for i in range(n)] for s in names}
     with_reps = {s: [(i, outcome.results[(s, i)]) for i in range(n)] for s in names}
-    from .store import atomic_open
-
-    with atomic_open(store.path / "results.csv") as f:
-        outputs.write_results(f, with_reps)
-    with atomic_open(store.path / "summary.csv") as f:
-        outputs.write_summary(f, outputs.summarise(by_scenario))
     for metric in HEADLINE_METRICS:
         fan_chart(
             store.path / f"fan_{metric}.png",
@@ -160,6 +154,11 @@ def finalise(
     (store.path / "parameters").mkdir(exist_ok=True)
     for name, s in spec["scenarios"].items():
         store.write_text(f"parameters/{name}.toml", toml_dumps(s["parameters"]))
+    # The tables last, just before the manifest: a folder with them is a finished run.
+    with atomic_open(store.path / "results.csv") as f:
+        outputs.write_results(f, with_reps)
+    with atomic_open(store.path / "summary.csv") as f:
+        outputs.write_summary(f, outputs.summarise(by_scenario))
     precision = None
     if outcome.precision is not None:
         precision = {

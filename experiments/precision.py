@@ -9,6 +9,7 @@ a look-ahead of further replications, which guards against stopping on a lucky s
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -24,7 +25,8 @@ def ci_halfwidth(values: np.ndarray, confidence: float = 0.95) -> np.ndarray:
     a percentage in a year without plans, are left out; fewer than 2 values give NaN)."""
     v = np.asarray(values, dtype=float)
     n = np.sum(~np.isnan(v), axis=0)
-    with np.errstate(invalid="ignore", divide="ignore"):
+    with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # columns with 0 or 1 values
         sd = np.nanstd(v, axis=0, ddof=1)
         t = stats.t.ppf(0.5 + confidence / 2, np.maximum(n - 1, 1))
         return np.where(n >= 2, t * sd / np.sqrt(n), np.nan)
@@ -33,7 +35,9 @@ def ci_halfwidth(values: np.ndarray, confidence: float = 0.95) -> np.ndarray:
 def relative_precision(values: np.ndarray) -> np.ndarray:
     """Half-width over |mean| per column; NaN where the mean is zero (no relative scale)."""
     v = np.asarray(values, dtype=float)
-    mean = np.abs(np.nanmean(v, axis=0))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # columns with no values
+        mean = np.abs(np.nanmean(v, axis=0))
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(mean > 0, ci_halfwidth(v) / mean, np.nan)
 

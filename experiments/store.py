@@ -35,10 +35,18 @@ def atomic_open(path: Path, mode: str = "w") -> Iterator[IO[Any]]:
         kwargs: dict[str, Any] = {} if "b" in mode else {"encoding": "utf-8", "newline": ""}
         with os.fdopen(fd, mode, **kwargs) as f:
             yield f
+        # mkstemp makes files private (0600); give them the mode any other file would get.
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def check_destination(out: Path, overwrite: bool) -> None:
@@ -78,6 +86,8 @@ class RunStore:
             spec = json.loads(spec_path.read_text(encoding="utf-8"))
         except (OSError, json.JSONDecodeError) as e:
             raise StoreError(f"{spec_path}: cannot read the run specification ({e})") from None
+        for leftover in path.rglob(".*.tmp"):  # half-written by a killed run
+            leftover.unlink(missing_ok=True)
         return cls(path, spec)
 
     def _replication_path(self, scenario: str, replication: int) -> Path:

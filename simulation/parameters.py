@@ -748,11 +748,15 @@ def apply_scenario(base: Parameters, path: str | Path) -> Parameters:
         if not isinstance(changes, Mapping):
             raise ParameterError(f"{source}{_line_of(text, kind)}: '{kind}' must be a table")
         current = params.to_dict()
-        params = params.override(
-            _relative(current, changes, RELATIVE_TABLES[kind], source, text, kind + "."),
-            source,
-            text,
-        )
+        new = _relative(current, changes, RELATIVE_TABLES[kind], source, text, kind + ".")
+        try:
+            params = params.override(new)
+        except ParameterError as e:  # out of range after the change: point at its line
+            raise ParameterError(
+                f"{source}{_line_of(text, kind + '.' + e.path)}: {kind} makes "
+                f"{str(e).split(': ', 1)[-1]}",
+                e.path,
+            ) from None
     return params
 
 

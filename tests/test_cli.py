@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 import pytest
 from click.testing import CliRunner, Result
+from scipy import stats as scipy_stats
 
 import experiments.outputs
 from calibration.defaults import estimate_parameters
@@ -168,14 +169,30 @@ def values(rows: list[Row], metric: str, year: int, scenario: str = "baseline") 
 
 
 def leftovers(out: Path) -> list[Path]:
-    """The output folder itself, or a hidden staging folder for it, if any is left."""
-    found = sorted(out.parent.glob(f".{out.name}.partial-*"))
+    """The output folder itself, or anything hidden beside it named after it (a temporary
+    file or staging folder), if any is left."""
+    found = sorted(out.parent.glob(f".{out.name}*")) if out.parent.exists() else []
     return [out, *found] if out.exists() else found
 
 
-def assert_clean_failure(result: Result, out: Path | None, *fragments: str) -> str:
+def tree(folder: Path) -> list[Path]:
+    """Every file and folder under `folder`, hidden ones included."""
+    return sorted(folder.rglob("*"))
+
+
+Snapshot = tuple[Path, list[Path]]
+
+
+def snapshot(folder: Path) -> Snapshot:
+    return folder, tree(folder)
+
+
+def assert_clean_failure(
+    result: Result, out: Path | None, *fragments: str, before: Snapshot | None = None
+) -> str:
     """Exit != 0 through click (no uncaught exception), one line of message naming every
-    fragment, and nothing left at or beside --out."""
+    fragment, and nothing left at or beside --out (a failure before the run starts leaves no
+    folder at all); with `before`, the snapshot folder holds exactly what it held."""
     assert result.exit_code != 0, result.output
     # CliRunner catches exceptions, so an uncaught one would not print a traceback: check
     # that the command ended through SystemExit (click's error handling), not a crash.
@@ -189,6 +206,10 @@ def assert_clean_failure(result: Result, out: Path | None, *fragments: str) -> s
         assert fragment in message, (fragment, message)
     if out is not None:
         assert leftovers(out) == []
+        assert not out.exists()
+    if before is not None:
+        folder, listing = before
+        assert tree(folder) == listing
     return message
 
 
@@ -252,8 +273,14 @@ def test_run_writes_every_output(base_run: tuple[Path, list[str]]) -> None:
         data = png.read_bytes()
         assert data.startswith(PNG_SIGNATURE), metric
         assert len(data) > 1000, metric
-    # The staging folder was renamed into place, not left beside it.
-    assert list(out.parent.glob(f".{out.name}.partial-*")) == []
+    # The run's own record: its specification and every replication, saved as it finished.
+    spec = json.loads((out / "run.json").read_text(encoding="utf-8"))
+    assert list(spec["scenarios"]) == ["baseline"]
+    saved = sorted(p.name for p in (out / "replications" / "baseline").iterdir())
+    assert saved == [f"{i:06d}.pkl" for i in range(REPS)]
+    # Every file was written whole and renamed into place: no temporary file is left.
+    assert [p for p in tree(out) if p.name.endswith(".tmp")] == []
+    assert leftovers(out) == [out]
 
 
 def test_results_and_summary_headers_are_exact(base_run: tuple[Path, list[str]]) -> None:
@@ -289,6 +316,13 @@ def test_manifest_records_the_run(base_run: tuple[Path, list[str]]) -> None:
 
     assert m["root_seed"] == SEED
     assert m["replications"] == REPS
+    assert m["replications_run"] == REPS
+    assert m["precision"] is None
+    assert m["executor"] == {"executor": "in-process"}
+    assert m["arguments"]["jobs"] == 1
+    assert m["arguments"]["replications"] == REPS
+    assert m["arguments"]["years"] == YEARS
+    assert m["arguments"]["out"] == str(out)
     expected_seeds = np.random.SeedSequence(SEED).spawn(REPS)
     assert m["replication_seeds"] == [
         {"entropy": s.entropy, "spawn_key": list(s.spawn_key)} for s in expected_seeds
@@ -306,6 +340,7 @@ def test_manifest_records_the_run(base_run: tuple[Path, list[str]]) -> None:
         assert isinstance(timings[key], int | float), key
         assert timings[key] >= 0, key
     assert timings["simulate"] > 0
+    assert timings["replications_simulated"] == REPS
 
 
 def test_parameters_toml_reads_back_to_the_run_parameters(
@@ -403,11 +438,12 @@ def test_summary_mean_and_quantiles_match_results(base_run: tuple[Path, list[str
     summary = read_summary(out)
     assert {(s["scenario"], int(s["year"]), s["metric"]) for s in summary} == seen
     assert len(summary) == len(seen)
-    checked = 0
+    checked = widths = 0
     for s in summary:
         vals = by_key.get((s["scenario"], int(s["year"]), s["metric"]), [])
         if not vals:  # every replication missing (e.g. a percentage of nothing)
             assert all(s[c] == "" for c in ("mean", "p5", "p25", "p50", "p75", "p95")), s
+            assert s["mean_ci95"] == "", s
             continue
         assert math.isclose(float(s["mean"]), statistics.fmean(vals), rel_tol=1e-9, abs_tol=1e-9)
         # numpy's default (linear) percentile is the 'inclusive' method of statistics.
@@ -415,8 +451,23 @@ def test_summary_mean_and_quantiles_match_results(base_run: tuple[Path, list[str
         for q in (5, 25, 50, 75, 95):
             expected = cuts[q - 1] if cuts else vals[0]
             assert math.isclose(float(s[f"p{q}"]), expected, rel_tol=1e-9, abs_tol=1e-9), (s, q)
+        # mean_ci95: the half-width of the 95% Student t interval of the mean (from values
+        # rounded to 10 significant digits in results.csv, hence the tolerance).
+        if len(vals) < 2:
+            assert s["mean_ci95"] == "", s
+        else:
+            tol = 1e-8 * max(1.0, abs(statistics.fmean(vals)))
+            if statistics.stdev(vals) == 0:
+                assert abs(float(s["mean_ci95"])) <= tol, s
+            else:
+                lo, hi = scipy_stats.t.interval(
+                    0.95, len(vals) - 1, loc=statistics.fmean(vals), scale=scipy_stats.sem(vals)
+                )
+                assert math.isclose(float(s["mean_ci95"]), (hi - lo) / 2, abs_tol=tol), s
+                widths += 1
         checked += 1
     assert checked > 0
+    assert widths > 0
 
     # And explicitly for the headline caseload at the end of the run.
     start = max(published_census(STOCKPORT_CODE))
@@ -452,7 +503,9 @@ def test_jobs_1_and_jobs_2_give_identical_files(
     ok(invoke(args))
     for name in ("results.csv", "summary.csv"):
         assert (two / name).read_bytes() == (out / name).read_bytes(), name
-    assert json.loads((two / "manifest.json").read_text())["jobs"] == 2
+    m = json.loads((two / "manifest.json").read_text(encoding="utf-8"))
+    assert m["executor"] == {"executor": "process-pool", "workers": 2}
+    assert m["arguments"]["jobs"] == 2
 
 
 def test_another_seed_gives_other_results(base_run: tuple[Path, list[str]], tmp_path: Path) -> None:
@@ -483,13 +536,17 @@ def test_two_scenarios_share_random_numbers_and_differ_where_the_override_acts(
     tmp_path: Path,
 ) -> None:
     # Review officers act downstream of requests (no feedback into demand), so with common
-    # random numbers the requests must match exactly while completed reviews differ.
+    # random numbers the requests must match exactly while completed reviews differ. The
+    # baseline always runs first, beside the scenarios asked for.
     a = write_scenario(tmp_path / "a.toml", "few_officers", "review", "officers", "1.0")
     b = write_scenario(tmp_path / "b.toml", "many_officers", "review", "officers", "8.0")
     out = tmp_path / "run"
     ok(invoke(run_args(out, "--scenario", str(a), "--scenario", str(b), reps=2)))
+    names = ["baseline", "few_officers", "many_officers"]
     rows = read_results(out)
-    assert {r.scenario for r in rows} == {"few_officers", "many_officers"}
+    assert {r.scenario for r in rows} == set(names)
+    # results.csv lists the scenarios in run order, baseline first.
+    assert list(dict.fromkeys(r.scenario for r in rows)) == names
     start = max(published_census(STOCKPORT_CODE))
     assert_year_semantics(rows, start, YEARS, 2)
 
@@ -497,24 +554,39 @@ def test_two_scenarios_share_random_numbers_and_differ_where_the_override_acts(
     assert len(table) == 2 * YEARS
     differ = 0
     for key, by in table.items():
-        few, many = by["few_officers"], by["many_officers"]
+        base, few, many = by["baseline"], by["few_officers"], by["many_officers"]
         assert few["requests_received"] == many["requests_received"], key
+        assert base["requests_received"] == few["requests_received"], key
         if few["reviews_completed"] != many["reviews_completed"]:
             differ += 1
     assert differ > 0
 
     m = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
-    assert list(m["scenarios"]) == ["few_officers", "many_officers"]
+    assert list(m["scenarios"]) == names
+    assert list(m["parameters"]) == names
+    library_baseline = resources.files("experiments.scenarios").joinpath("baseline.toml")
+    assert (
+        Path(m["scenarios"]["baseline"]["source"]).resolve()
+        == Path(str(library_baseline)).resolve()
+    )
+    assert m["scenarios"]["baseline"]["description"]
     assert m["scenarios"]["few_officers"]["source"] == str(a)
     assert m["scenarios"]["many_officers"]["source"] == str(b)
+    expected, _ = estimate_parameters(load_dataset(), "Stockport", None, YEARS)
+    baseline = from_dict(tomllib.loads((out / "parameters" / "baseline.toml").read_text()))
+    assert baseline == expected
     for name, officers in (("few_officers", 1.0), ("many_officers", 8.0)):
         text = (out / "parameters" / f"{name}.toml").read_text(encoding="utf-8")
         params = from_dict(tomllib.loads(text))
         assert params.review.officers == officers
         assert params.run.years == YEARS
         assert params == from_dict(m["parameters"][name])
-    summary_scenarios = {s["scenario"] for s in read_summary(out)}
-    assert summary_scenarios == {"few_officers", "many_officers"}
+        # Only the officers differ from the baseline.
+        assert params.override({"review": {"officers": expected.review.officers}}) == expected
+    summary_scenarios = [s["scenario"] for s in read_summary(out)]
+    assert list(dict.fromkeys(summary_scenarios)) == names
+    for metric in HEADLINE_METRICS:
+        assert (out / f"scenarios_{metric}.png").read_bytes().startswith(PNG_SIGNATURE), metric
 
 
 def test_ep_fte_scenarios_keep_direct_requests_identical(tmp_path: Path) -> None:
@@ -552,6 +624,18 @@ BAD_SCENARIOS: dict[str, tuple[str, tuple[str, ...]]] = {
         ("assessment.ep_fte", "must be a number"),
     ),
     "invalid_toml": ('[scenario]\nname = "x"\n\n[assessment\nep_fte = 3.0\n', ("TOML",)),
+    "unknown_relative_key": (
+        '[scenario]\nname = "x"\n\n[add.assessment]\nep_ftee = 3.0\n',
+        ("add.assessment.ep_ftee", "line 5"),
+    ),
+    "unknown_scenario_key": (
+        '[scenario]\nname = "x"\ntitle = "y"\n',
+        ("scenario.title", "line 3"),
+    ),
+    "non_numeric_relative": (
+        '[scenario]\nname = "x"\n\n[multiply.assessment]\nep_fte = "two"\n',
+        ("multiply.assessment.ep_fte", "line 5", "must be a number"),
+    ),
 }
 
 
@@ -560,15 +644,35 @@ def test_bad_scenario_file_fails_cleanly(tmp_path: Path, case: str) -> None:
     text, fragments = BAD_SCENARIOS[case]
     path = tmp_path / f"{case}.toml"
     path.write_text(text, encoding="utf-8")
-    out = tmp_path / "out"
+    out = tmp_path / "runs" / "out"
+    before = snapshot(tmp_path)
     result = invoke(run_args(out, "--scenario", str(path), years=1, reps=1))
-    assert_clean_failure(result, out, str(path), *fragments)
+    assert_clean_failure(result, out, str(path), *fragments, before=before)
+
+
+def test_unknown_bundled_scenario_lists_the_library(tmp_path: Path) -> None:
+    out = tmp_path / "runs" / "out"
+    before = snapshot(tmp_path)
+    result = invoke(run_args(out, "--scenario", "no_such_scenario", years=1, reps=1))
+    assert_clean_failure(
+        result, out, "no_such_scenario", "baseline", "extra_ep", "early_intervention", before=before
+    )
+
+
+def test_scenario_named_twice_fails_cleanly(tmp_path: Path) -> None:
+    a = write_scenario(tmp_path / "a.toml", "twin", "review", "officers", "1.0")
+    b = write_scenario(tmp_path / "b.toml", "twin", "review", "officers", "2.0")
+    out = tmp_path / "runs" / "out"
+    before = snapshot(tmp_path)
+    result = invoke(run_args(out, "--scenario", str(a), "--scenario", str(b), years=1, reps=1))
+    assert_clean_failure(result, out, "twin", "used twice", before=before)
 
 
 def test_unknown_la_suggests_close_names(tmp_path: Path) -> None:
-    out = tmp_path / "out"
+    out = tmp_path / "runs" / "out"
+    before = snapshot(tmp_path)
     result = invoke(run_args(out, "--la", "Stockprot", years=1, reps=1))
-    message = assert_clean_failure(result, out, "Stockprot", "did you mean")
+    message = assert_clean_failure(result, out, "Stockprot", "did you mean", before=before)
     assert "Stockport" in message.split("did you mean", 1)[1]
 
 
@@ -580,24 +684,27 @@ def test_malformed_data_file_names_file_and_line(tmp_path: Path) -> None:
     row[header.index("value")] = "12x"
     lines[5] = ",".join(row)
     data.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    out = tmp_path / "out"
+    out = tmp_path / "runs" / "out"
+    before = snapshot(tmp_path)
     result = invoke(run_args(out, "--data", str(data), years=1, reps=1))
-    assert_clean_failure(result, out, f"{data}:6:", "'12x'", "not a number")
+    assert_clean_failure(result, out, f"{data}:6:", "'12x'", "not a number", before=before)
 
 
 def test_missing_data_file(tmp_path: Path) -> None:
     data = tmp_path / "nope.csv"
-    out = tmp_path / "out"
+    out = tmp_path / "runs" / "out"
+    before = snapshot(tmp_path)
     result = invoke(run_args(out, "--data", str(data), years=1, reps=1))
-    assert_clean_failure(result, out, str(data), "not found")
+    assert_clean_failure(result, out, str(data), "not found", before=before)
 
 
 def test_start_year_without_a_census(tmp_path: Path) -> None:
     census = published_census(STOCKPORT_CODE)
     missing = min(census) - 3
-    out = tmp_path / "out"
+    out = tmp_path / "runs" / "out"
+    before = snapshot(tmp_path)
     result = invoke(run_args(out, "--start-year", str(missing), years=1, reps=1))
-    assert_clean_failure(result, out, f"January {missing}", "Stockport")
+    assert_clean_failure(result, out, f"January {missing}", "Stockport", before=before)
 
 
 def test_existing_non_empty_out_is_refused_without_overwrite(tmp_path: Path) -> None:
@@ -605,11 +712,12 @@ def test_existing_non_empty_out_is_refused_without_overwrite(tmp_path: Path) -> 
     out.mkdir()
     keep = out / "keep.txt"
     keep.write_text("mine", encoding="utf-8")
+    before = snapshot(tmp_path)
     result = invoke(run_args(out, years=1, reps=1))
-    assert_clean_failure(result, None, str(out), "--overwrite")
-    assert sorted(p.name for p in out.iterdir()) == ["keep.txt"]
+    message = assert_clean_failure(result, None, str(out), "--overwrite", before=before)
+    # Not a sendsim run folder, so there is nothing to resume and no hint to.
+    assert "--resume" not in message
     assert keep.read_text(encoding="utf-8") == "mine"
-    assert list(tmp_path.glob(".out.partial-*")) == []
 
 
 def test_overwrite_replaces_existing_folder(tmp_path: Path) -> None:
@@ -619,21 +727,92 @@ def test_overwrite_replaces_existing_folder(tmp_path: Path) -> None:
     ok(invoke([*run_args(out, years=1, reps=1), "--overwrite"]))
     assert not (out / "old.txt").exists()
     assert (out / "results.csv").is_file()
-    assert list(tmp_path.glob(".out.partial-*")) == []
+    assert (out / "manifest.json").is_file()
+    assert leftovers(out) == [out]
+    assert [p for p in tree(out) if p.name.endswith(".tmp")] == []
 
 
-def test_failure_while_writing_leaves_no_folder(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+FINAL_FILES = ("results.csv", "summary.csv", "manifest.json")
+
+
+def saved_replications(out: Path, scenario: str = "baseline") -> list[str]:
+    folder = out / "replications" / scenario
+    return sorted(p.name for p in folder.iterdir()) if folder.is_dir() else []
+
+
+def test_failure_during_the_run_leaves_a_resumable_folder(
+    tmp_path: Path, base_run: tuple[Path, list[str]]
+) -> None:
+    # A failure after the run has started (here the third replication crashes) keeps the
+    # run folder with its specification and the replications that finished, and none of
+    # the final files; --resume then completes it with the same bytes as a clean run.
+    import experiments.runner
+
+    real = experiments.runner.run_replication
+    calls = 0
+
+    def crashing(*args: Any, **kwargs: Any) -> Any:
+        nonlocal calls
+        calls += 1
+        if calls == 3:
+            raise RuntimeError("worker died")
+        return real(*args, **kwargs)
+
+    out = tmp_path / "out"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(experiments.runner, "run_replication", crashing)
+        result = invoke(run_args(out))
+    assert result.exit_code != 0
+    assert isinstance(result.exception, RuntimeError)
+    assert (out / "run.json").is_file()
+    assert saved_replications(out) == ["000000.pkl", "000001.pkl"]
+    for name in FINAL_FILES:
+        assert not (out / name).exists(), name
+    assert not (out / "parameters").exists()
+    assert list(out.glob("*.png")) == []
+    assert [p for p in tree(out) if p.name.endswith(".tmp")] == []
+
+    # Without --resume the unfinished folder is not touched, and the error says how.
+    before = tree(out)
+    message = assert_clean_failure(invoke(run_args(out)), None, str(out), "--resume")
+    assert "--overwrite" in message
+    assert tree(out) == before
+
+    ok(invoke(["run", "--resume", "--out", str(out)]))
+    reference, _ = base_run
+    for name in ("results.csv", "summary.csv", "parameters/baseline.toml"):
+        assert (out / name).read_bytes() == (reference / name).read_bytes(), name
+    m = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    assert m["replications_run"] == REPS
+    assert m["timings_seconds"]["replications_simulated"] == REPS - 2
+
+
+def test_failure_while_writing_leaves_a_resumable_folder_without_manifest(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, base_run: tuple[Path, list[str]]
 ) -> None:
     def broken_chart(*args: Any, **kwargs: Any) -> None:
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr("experiments.cli.fan_chart", broken_chart)
+    monkeypatch.setattr("experiments.experiment.fan_chart", broken_chart)
     out = tmp_path / "out"
-    result = invoke(run_args(out, years=1, reps=1))
+    result = invoke(run_args(out))
     assert result.exit_code != 0
     assert isinstance(result.exception, RuntimeError)
-    assert leftovers(out) == []
+    # The replications are kept; the manifest (written last) marks a complete run.
+    assert (out / "run.json").is_file()
+    assert saved_replications(out) == [f"{i:06d}.pkl" for i in range(REPS)]
+    assert not (out / "manifest.json").exists()
+    assert [p for p in tree(out) if p.name.endswith(".tmp")] == []
+
+    monkeypatch.undo()
+    ok(invoke(["run", "--resume", "--out", str(out)]))
+    reference, _ = base_run
+    for name in ("results.csv", "summary.csv", "parameters/baseline.toml"):
+        assert (out / name).read_bytes() == (reference / name).read_bytes(), name
+    for metric in HEADLINE_METRICS:
+        assert (out / f"fan_{metric}.png").is_file(), metric
+    m = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    assert m["timings_seconds"]["replications_simulated"] == 0
 
 
 @pytest.mark.parametrize("name", ["../../escaped", "a/b"])
@@ -696,12 +875,17 @@ def test_params_unknown_la_fails_cleanly() -> None:
     assert_clean_failure(result, None, "Stockprot", "Stockport")
 
 
-def test_leftovers_helper_sees_output_and_staging_folders(tmp_path: Path) -> None:
-    # Guard for the helpers: leftovers() must see a staging folder when there is one.
+def test_leftovers_helper_sees_output_and_hidden_files_beside_it(tmp_path: Path) -> None:
+    # Guard for the helpers: leftovers() must see anything left at or beside --out.
     out = tmp_path / "out"
+    assert leftovers(out) == []
     stage = tmp_path / ".out.partial-abc"
     stage.mkdir()
     assert leftovers(out) == [stage]
     shutil.rmtree(stage)
+    temp = tmp_path / ".out.x1y2.tmp"
+    temp.write_text("", encoding="utf-8")
+    assert leftovers(out) == [temp]
+    temp.unlink()
     out.mkdir()
     assert leftovers(out) == [out]
