@@ -19,7 +19,7 @@ from simulation.results import HEADLINE_METRICS, Results
 from . import outputs
 from .plots import fan_chart, scenario_chart
 from .precision import PrecisionCheck, check, look_ahead
-from .runner import Executor, auto_batch_size, batches, replication_seeds, tasks
+from .runner import Executor, batches, replication_seeds, tasks
 from .store import RunStore, atomic_open
 from .toml_out import dumps as toml_dumps
 
@@ -93,8 +93,7 @@ def run_experiment(
             total(len(todo))
         if not todo:
             return
-        size = batch_size or auto_batch_size(len(todo), executor.workers)
-        for batch in executor.run(batches(todo, size)):
+        for batch in executor.run(batches(todo, batch_size, executor.workers)):
             for scenario, rep, res in batch:
                 store.save(scenario, rep, res)
                 outcome.results[(scenario, rep)] = res

@@ -10,7 +10,6 @@ same bytes whichever executor ran it and in whatever order the batches came back
 
 from __future__ import annotations
 
-import math
 import multiprocessing
 import os
 from collections.abc import Iterator, Sequence
@@ -62,14 +61,18 @@ def run_batch(batch: Batch) -> Outcome:
     return [(t.scenario, t.replication, run_replication(t.params, t.seed)) for t in batch]
 
 
-def batches(items: Sequence[Task], size: int) -> list[Batch]:
-    return [items[i : i + size] for i in range(0, len(items), size)]
-
-
-def auto_batch_size(n_tasks: int, workers: int) -> int:
-    """About eight batches per worker (for balance and progress), at most 25 replications
-    each (a few seconds of work, so an interruption loses little)."""
-    return max(1, min(25, math.ceil(n_tasks / max(1, workers * 8))))
+def batches(items: Sequence[Task], size: int | None = None, workers: int = 1) -> list[Batch]:
+    """Tasks cut into batches: of `size` each, or (size None) guided: each batch a quarter
+    of the remaining work per worker, at most 25 replications (a few seconds of work, so an
+    interruption loses little) and shrinking towards the end so that workers finish
+    together."""
+    out: list[Batch] = []
+    i = 0
+    while i < len(items):
+        n = size or max(1, min(25, (len(items) - i) // max(1, workers * 4)))
+        out.append(items[i : i + n])
+        i += n
+    return out
 
 
 def default_jobs() -> int:
