@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -34,9 +35,12 @@ from .la_data import (
     national_sen_support_and_ehcp,
 )
 from .national import (
+    dsg_balance_pct,
+    hnb_allocations,
     national_placements,
     national_single_age_caseload,
     national_tribunal_in_favour,
+    national_unit_costs,
 )
 
 RECENT_YEARS = 3
@@ -542,6 +546,7 @@ def estimate_parameters(
             return 0
         return round((s[ys[-1]] - s[ys[0]]) / (ys[-1] - ys[0]))
 
+    costs, funding = _money(h, start_year, note)
     special = caseload.get("special_state", (0.0,))
     rp = caseload.get("mainstream_rp_senunit", (0.0,))
     need_new, need_all = national_need_shares()
@@ -600,6 +605,8 @@ def estimate_parameters(
                 "moves_in_per_year": moves_in,
                 "moves_in_band_shares": list(shares),
             },
+            "costs": costs,
+            "funding": funding,
             "initial": {
                 "caseload": caseload,
                 "assessments_in_progress": round(in_progress),
@@ -610,6 +617,55 @@ def estimate_parameters(
         source=f"estimates for {h.la_name}",
     )
     return params, notes
+
+
+def _money(h: LAHistory, start_year: int, note: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Unit costs of state and independent special placements from DfE's published
+    per-pupil figures (the other settings keep their documented assumptions), and the LA's
+    own High Needs Block allocations with their growth carried forward."""
+    base = Parameters().costs
+    published = national_unit_costs()
+    state = published.get("per_pupil_expenditure.maintained_special_and_special_academies")
+    independent = published.get("per_pupil_expenditure.independent_and_non_maintained_special")
+    by_group = dict(base.annual_cost_by_group)
+    price_year = base.price_base_year
+    if state and independent and state[0] == independent[0]:
+        price_year = state[0]
+        by_group["special_state"] = state[1]
+        by_group["special_independent_nm"] = independent[1]
+        note(
+            "costs.annual_cost_by_group",
+            "",
+            f"state special GBP {state[1]:,.0f} and independent/non-maintained GBP "
+            f"{independent[1]:,.0f} per pupil, DfE {price_year}-{(price_year + 1) % 100:02d} "
+            "(PQ 50389); other settings are assumptions to replace",
+        )
+    income = hnb_allocations(h.la_code)
+    growth = log_linear_trend({y: v for y, v in income.items()}, max(income, default=0))
+    note(
+        "funding.hnb_income_by_year",
+        "",
+        f"ESFA High Needs Block allocations "
+        f"{min(income, default=0)}-{max(income, default=0)} for {h.la_name}, then "
+        f"{growth:.1%} a year (their log-linear trend)"
+        if income
+        else "no published allocation for this LA: give funding.hnb_income_by_year",
+    )
+    balance = dsg_balance_pct(h.la_code)
+    if balance:
+        year, pct = balance
+        note(
+            "funding.dsg_opening_balance_gbp",
+            0.0,
+            f"not published for {start_year}: set it. The last published balance was "
+            f"{pct:.2f}% of DSG income at 31 March {year + 1}",
+        )
+    costs = {"price_base_year": price_year, "annual_cost_by_group": by_group}
+    funding = {
+        "hnb_income_by_year": {str(y): v for y, v in income.items()},
+        "hnb_growth": float(np.clip(growth, -0.2, 0.3)),
+    }
+    return costs, funding
 
 
 def _national_census(year: int) -> tuple[float, float]:

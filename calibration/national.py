@@ -100,3 +100,46 @@ def national_single_age_caseload() -> list[float]:
         elif key.startswith("age_") and key[4:].isdigit() and int(key[4:]) < 26:
             ages[int(key[4:])] += float(r["value"])
     return ages
+
+
+@lru_cache(maxsize=1)
+def national_unit_costs() -> dict[str, tuple[int, float]]:
+    """England's published per-pupil costs: metric -> (financial year's starting year,
+    GBP), the latest year of each (from unit_costs.csv, with its sources)."""
+    out: dict[str, tuple[int, float]] = {}
+    for r in _rows("unit_costs.csv"):
+        year = r["year"][:4]
+        if r["period_type"] != "financial_year" or not year.isdigit():
+            continue
+        key, y = r["metric"], int(year)
+        if key not in out or y > out[key][0]:
+            out[key] = (y, float(r["value"]))
+    return out
+
+
+def hnb_allocations(la_code: str) -> dict[int, float]:
+    """An LA's High Needs Block allocations (before recoupment and deductions) by financial
+    year's starting year, as ESFA published them."""
+    out = {}
+    for r in _rows_la("hnb_allocations_la.csv"):
+        if r["la_code"] == la_code and r["high_needs_block_gbp"]:
+            out[int(r["financial_year"][:4])] = float(r["high_needs_block_gbp"])
+    return out
+
+
+def dsg_balance_pct(la_code: str) -> tuple[int, float] | None:
+    """The latest published cumulative DSG balance as a % of DSG income (negative: a
+    deficit), with the financial year's starting year."""
+    best: tuple[int, float] | None = None
+    for r in _rows_la("dsg_balance_pct_la.csv"):
+        if r["la_code"] == la_code and r["dsg_cumulative_balance_pct_of_income"]:
+            y = int(r["financial_year"][:4])
+            if best is None or y > best[0]:
+                best = (y, float(r["dsg_cumulative_balance_pct_of_income"]))
+    return best
+
+
+@lru_cache(maxsize=4)
+def _rows_la(name: str) -> list[dict[str, str]]:
+    with bundled_file(name).open(encoding="utf-8") as f:
+        return list(csv.DictReader(f))

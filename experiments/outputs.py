@@ -54,11 +54,9 @@ def write_results(f: IO[str], results: Mapping[str, Iterable[tuple[int, Results]
 
 def stack(reps: list[Results], metric: str) -> tuple[list[int], np.ndarray]:
     """Years and a replications x years array of one metric."""
-    first = reps[0]
-    census = metric in first.census
-    years = list(first.census_years if census else first.flow_years)
-    table = np.array([(r.census if census else r.flows)[metric] for r in reps], dtype=float)
-    return years, table
+    years = list(reps[0].table(metric)[0])
+    table = np.array([r.table(metric)[1] for r in reps], dtype=float)
+    return years, table.reshape(len(reps), len(years))
 
 
 def summarise(results: Mapping[str, list[Results]]) -> list[tuple[Any, ...]]:
@@ -68,7 +66,7 @@ def summarise(results: Mapping[str, list[Results]]) -> list[tuple[Any, ...]]:
     out: list[tuple[Any, ...]] = []
     for scenario, reps in results.items():
         first = reps[0]
-        for metric in (*first.census, *first.flows):
+        for metric in (*first.census, *first.flows, *first.finance):
             years, table = stack(reps, metric)
             half = ci_halfwidth(table)
             for j, year in enumerate(years):

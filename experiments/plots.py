@@ -26,6 +26,8 @@ TITLES = {
     "ceased_total": "Plans ceased per year (incl. transfers out)",
     "caseload_special_state": "Plans in state special schools (January)",
     "caseload_special_independent_nm": "Plans in independent / non-maintained special (January)",
+    "hnb_spend_gbp": "High Needs spend by financial year (GBP)",
+    "dsg_cumulative_balance_gbp": "Cumulative DSG balance at 31 March (GBP; below 0 a deficit)",
 }
 COLOURS = plt.rcParams["axes.prop_cycle"].by_key()["color"]
 
@@ -37,7 +39,14 @@ def title(metric: str) -> str:
 def _finish(fig: Figure, ax: Axes, path: Path, heading: str, metric: str) -> None:
     ax.set_title(heading, fontsize=11)
     census = metric.endswith("_jan") or metric.startswith("caseload")
-    ax.set_xlabel("January census" if census else "calendar year")
+    money = metric.endswith("_gbp") or metric.startswith("plan_days")
+    ax.set_xlabel(
+        "January census"
+        if census
+        else "financial year (April to March, by its first year)"
+        if money
+        else "calendar year"
+    )
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, loc="best")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
@@ -67,7 +76,7 @@ def fan_chart(
     calendar year."""
     fig, ax = plt.subplots(figsize=(8, 4.5), dpi=110)
     years, table = stack(list(reps), metric)
-    if not np.all(np.isnan(table)):
+    if table.size and not np.all(np.isnan(table)):
         q5, q25, q50, q75, q95 = np.nanpercentile(table, [5, 25, 50, 75, 95], axis=0)
         colour = COLOURS[0]
         ax.fill_between(years, q5, q95, color=colour, alpha=0.2, lw=0, label="5-95%")
@@ -88,7 +97,7 @@ def scenario_chart(
     fig, ax = plt.subplots(figsize=(8, 4.5), dpi=110)
     for k, (scenario, runs) in enumerate(reps.items()):
         years, table = stack(list(runs), metric)
-        if np.all(np.isnan(table)):
+        if not table.size or np.all(np.isnan(table)):
             continue
         q25, q50, q75 = np.nanpercentile(table, [25, 50, 75], axis=0)
         colour = COLOURS[k % len(COLOURS)]
@@ -110,7 +119,7 @@ def difference_chart(
     fig, ax = plt.subplots(figsize=(8, 4.5), dpi=110)
     ax.axhline(0, color="black", lw=0.8)
     for k, (scenario, d) in enumerate(diffs.items()):
-        if np.all(np.isnan(d)):
+        if not d.size or np.all(np.isnan(d)):
             continue
         colour = COLOURS[k % len(COLOURS)]
         q5, q95 = np.nanpercentile(d, [5, 95], axis=0)

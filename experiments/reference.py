@@ -5,11 +5,13 @@ python -m experiments.reference   # rewrites docs/parameters.md and docs/metrics
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
+from simulation.levers import LEVER_TYPES, Lever
 from simulation.parameters import iter_fields
-from simulation.results import CENSUS_METRICS, FLOW_METRICS, METRIC_DOCS
+from simulation.results import CENSUS_METRICS, FINANCE_METRICS, FLOW_METRICS, METRIC_DOCS
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 
@@ -52,6 +54,33 @@ def parameters_markdown() -> str:
     ]
     for key, default, meta in iter_fields():
         lines.append(f"| `{key}` | {_default(default)} | {_allowed(dict(meta))} | {meta['doc']} |")
+    lines += [
+        "",
+        "## Lever types",
+        "",
+        "A scenario lists its levers as `[[levers]]` tables. Every lever has the common fields "
+        "`type`, `name`, `start` (YYYY-MM-DD), `ramp_months` and `annual_cost_gbp`; its effect "
+        "grows linearly from the start to full over the ramp-up.",
+        "",
+    ]
+    common = {f.name for f in dataclasses.fields(Lever)}
+    for kind, cls in LEVER_TYPES.items():
+        doc = " ".join((cls.__doc__ or "").split())
+        lines += [
+            f"### `{kind}`",
+            "",
+            doc,
+            "",
+            "| field | default | allowed | meaning |",
+            "|---|---|---|---|",
+        ]
+        for f in dataclasses.fields(cls):
+            if f.name not in common:
+                lines.append(
+                    f"| `{f.name}` | {_default(f.default)} | "
+                    f"{_allowed(dict(f.metadata))} | {f.metadata['doc']} |"
+                )
+        lines.append("")
     return "\n".join(lines) + "\n"
 
 
@@ -77,6 +106,14 @@ def metrics_markdown() -> str:
         "| metric | meaning |",
         "|---|---|",
         *(f"| `{m}` | {METRIC_DOCS[m]} |" for m in FLOW_METRICS),
+        "",
+        "## In each financial year",
+        "",
+        "April to March, named by the year it starts; only the years a run covers whole.",
+        "",
+        "| metric | meaning |",
+        "|---|---|",
+        *(f"| `{m}` | {METRIC_DOCS[m]} |" for m in FINANCE_METRICS),
     ]
     return "\n".join(lines) + "\n"
 

@@ -10,6 +10,7 @@ docs/architecture.md). Open plans live in a struct of numpy arrays indexed by pl
 from __future__ import annotations
 
 import bisect
+import datetime as dt
 import heapq
 import math
 import zlib
@@ -23,6 +24,16 @@ import numpy as np
 import simpy
 
 from .calendar import DAYS_PER_YEAR, SIX_WEEKS, TWENTY_WEEKS, WEEK, Calendar
+from .levers import (
+    AssessmentCapacity,
+    DecisionQuality,
+    EarlyIntervention,
+    Lever,
+    MainstreamInclusion,
+    PreparingForAdulthood,
+    ReviewQuality,
+    Sufficiency,
+)
 from .parameters import Parameters
 from .results import CENSUS_METRICS, COUNT_FLOWS, DERIVED_FLOWS, Results
 from .teams import Team
@@ -162,6 +173,7 @@ class Case:
     comment_days: float
     u_place: float
     repeat: bool = False  # a repeat request from a child refused or not issued a plan before
+    u_inclusion: float = 1.0  # for the mainstream inclusion lever
 
 
 class SendSystem:
@@ -217,6 +229,7 @@ class SendSystem:
         self.next_review = np.full(cap, np.inf)
         self.waiting_for = np.full(cap, NOT_WAITING, dtype=np.int64)
         self.wait_since = np.zeros(cap)
+        self.group_since = np.zeros(cap)  # when each plan entered its current setting
         self.occupancy = [0] * len(PLACEMENT_GROUPS)
         self.places = {
             SPECIAL: params.placement.special_state_places,
@@ -245,6 +258,33 @@ class SendSystem:
         self._hazard_total = self._hazards.sum(axis=0)  # by band
         self._hazard_total_list = self._hazard_total.tolist()
         self._hazard_cum = np.cumsum(self._hazards, axis=0).T.tolist()  # band -> cumulative
+
+        # Levers: each with its start day and ramp-up in days.
+        self.levers = [
+            (lever, self.cal.day(lever.start_date()), lever.ramp_months * DAYS_PER_YEAR / 12)
+            for lever in params.levers
+        ]
+        self._lever_kinds = {type(lever) for lever in params.levers}
+        self._lever_places = {SPECIAL: 0, RP: 0}
+        self.base_fte = {
+            "ep": params.assessment.ep_fte,
+            "coordinator": params.plan.coordinators * params.plan.caseload_limit,
+        }
+
+        # Money: plan-days by financial year (April-March) and setting, and staff FTE-days.
+        first = params.run.start_year - 1
+        self.fy_years = list(range(first, params.run.start_year + params.run.years + 1))
+        self.fy_starts = [self.cal.day(dt.date(y, 4, 1)) for y in self.fy_years]
+        self.plan_days = [[0.0] * len(PLACEMENT_GROUPS) for _ in self.fy_years]
+        self.fte_days = {
+            k: [0.0] * len(self.fy_years)
+            for k in ("ep", "ep_locum", "coordinator", "review_officer")
+        }
+        self.fy_counts = {
+            k: [0.0] * len(self.fy_years) for k in ("assessments_completed", "appeals")
+        }
+        self._fte_now = self._staff_fte(0.0)
+        self._fte_since = 0.0
 
     # --- helpers -----------------------------------------------------------------------
 
@@ -309,6 +349,88 @@ class SendSystem:
             cum = np.cumsum(p / p.sum())
         return min(int(np.searchsorted(cum, u, side="right")), len(PLACEMENT_GROUPS) - 1)
 
+    # --- levers and money ---------------------------------------------------------------
+
+    def _ramp(self, start: float, ramp_days: float, t: float) -> float:
+        """How much of a lever's effect applies at day t: 0 before it starts, rising
+        linearly to 1 over its ramp-up."""
+        if t < start:
+            return 0.0
+        return 1.0 if ramp_days <= 0 or t >= start + ramp_days else (t - start) / ramp_days
+
+    def _active(self, kind: type[Lever], t: float) -> list[tuple[Any, float]]:
+        """(lever, share of its effect at day t) for the levers of one kind in force."""
+        if kind not in self._lever_kinds:
+            return []
+        out = []
+        for lever, start, ramp in self.levers:
+            if isinstance(lever, kind):
+                r = self._ramp(start, ramp, t)
+                if r > 0:
+                    out.append((lever, r))
+        return out
+
+    def _staff_fte(self, t: float) -> dict[str, float]:
+        """Staff in post at day t: the base teams plus assessment-capacity levers."""
+        p = self.p
+        fte = {
+            "ep": p.assessment.ep_fte,
+            "ep_locum": 0.0,
+            "coordinator": p.plan.coordinators,
+            "review_officer": p.review.officers,
+        }
+        for lever, r in self._active(AssessmentCapacity, t):
+            fte["ep_locum" if lever.locum else "ep"] += lever.ep_fte * r
+            fte["coordinator"] += lever.coordinator_fte * r
+        return fte
+
+    def _fy_add(self, series: list[float], a: float, b: float, rate: float = 1.0) -> None:
+        """Add rate x the days of [a, b) to per-financial-year totals."""
+        starts = self.fy_starts
+        y = bisect.bisect_right(starts, a) - 1
+        while a < b and y < len(series) - 1:
+            end = min(b, starts[y + 1])
+            if y >= 0:
+                series[y] += (end - a) * rate
+            a, y = end, y + 1
+
+    def _fy_count(self, name: str, day: float) -> None:
+        y = bisect.bisect_right(self.fy_starts, day) - 1
+        if 0 <= y < len(self.fy_starts):
+            self.fy_counts[name][y] += 1
+
+    def _accrue(self, group: int, a: float, b: float) -> None:
+        """A plan's days in a setting, from a to b, into plan-days by financial year."""
+        starts = self.fy_starts
+        y = bisect.bisect_right(starts, a) - 1
+        while a < b and y < len(starts) - 1:
+            end = min(b, starts[y + 1])
+            if y >= 0:
+                self.plan_days[y][group] += end - a
+            a, y = end, y + 1
+
+    def _apply_levers(self, t: float) -> None:
+        """Weekly: staff in post (costed by the day) and places opened by levers."""
+        self._accrue_staff(t)
+        if not self.levers:
+            return
+        fte = self._fte_now
+        self.ep_team.set_fte(fte["ep"] + fte["ep_locum"])
+        self.coordinators.set_fte(fte["coordinator"] * self.p.plan.caseload_limit)
+        added = {SPECIAL: 0, RP: 0}
+        for lever, r in self._active(Sufficiency, t):
+            added[GROUP_INDEX[lever.setting]] += int(lever.places * r)
+        for g, n in added.items():
+            if n != self._lever_places[g]:
+                self.places[g] += n - self._lever_places[g]
+                self._lever_places[g] = n
+                self._offer_places(g)
+
+    def _accrue_staff(self, t: float) -> None:
+        for k, v in self._fte_now.items():
+            self._fy_add(self.fte_days[k], self._fte_since, t, v)
+        self._fte_now, self._fte_since = self._staff_fte(t), t
+
     # --- the caseload ------------------------------------------------------------------
 
     def _new_plan(self, age: int, need: int, group: int, next_review: float) -> int:
@@ -320,15 +442,26 @@ class SendSystem:
         self.age[i] = age
         self.need[i] = need
         self.group[i] = group
+        self.group_since[i] = self.env.now
         self.next_review[i] = next_review
         self.occupancy[group] += 1
         self.n_open += 1
         self._schedule_exit(i, self._next_sep)
+        self._event(i, f"placement:{PLACEMENT_GROUPS[group]}")
         return i
 
     def _grow(self) -> None:
         n = len(self.active) * 2
-        for name in ("active", "age", "group", "need", "next_review", "waiting_for", "wait_since"):
+        for name in (
+            "active",
+            "age",
+            "group",
+            "need",
+            "next_review",
+            "waiting_for",
+            "wait_since",
+            "group_since",
+        ):
             old = getattr(self, name)
             fill = {"next_review": np.inf, "waiting_for": NOT_WAITING}.get(name, 0)
             new = np.full(n, fill, dtype=old.dtype)
@@ -351,9 +484,13 @@ class SendSystem:
         old = int(self.group[i])
         if old == new_group:
             return
+        now = self.env.now
+        self._accrue(old, float(self.group_since[i]), now)
+        self.group_since[i] = now
         self.occupancy[old] -= 1
         self.occupancy[new_group] += 1
         self.group[i] = new_group
+        self._event(i, f"placement:{PLACEMENT_GROUPS[new_group]}")
         if old in self.waiting:
             self._offer_places(old)
 
@@ -403,6 +540,8 @@ class SendSystem:
         self.active[i] = False
         self.n_open -= 1
         g = int(self.group[i])
+        since = float(self.group_since[i])
+        self._accrue(g, since, max(day, since))
         self.occupancy[g] -= 1
         if self.waiting_for[i] != NOT_WAITING:
             self.waiting_for[i] = NOT_WAITING
@@ -463,7 +602,10 @@ class SendSystem:
         d = self.p.demand
         week = int(t // WEEK)
         trend = (1.0 + d.request_trend) ** (t / DAYS_PER_YEAR)
-        p_week = -np.expm1(-self._weekly_hazard * trend)
+        factor = 1.0
+        for lever, r in self._active(EarlyIntervention, t):
+            factor *= 1.0 - lever.request_reduction * r
+        p_week = -np.expm1(-self._weekly_hazard * trend * factor)
         pool_rng = self._pool_rng
         from_pool = pool_rng.binomial(self.sen_support, p_week)
         self.sen_support -= from_pool
@@ -511,7 +653,7 @@ class SendSystem:
         issue_u = r["issue"].random((n, 2))
         draft = gamma(r["drafting"], pw.draft_days, pw.draft_cv, n)
         finalise = gamma(r["drafting"], pw.finalise_days, pw.draft_cv, n)
-        place_u = r["placement"].random(n)
+        place_u = r["placement"].random((n, 2))
         order = np.argsort(days, kind="stable")
         exception = (issue_u[:, 1] < a.p_exception)[order].tolist()
         comment = (pw.comment_days + finalise)[order].tolist()
@@ -520,7 +662,23 @@ class SendSystem:
         cases = []
         first = self.next_case_id
         self.next_case_id += n
-        for k, (age, nd, pool, day, u, trib, ep_w, oth, u_ni, exc, dr, com, up, rp) in enumerate(
+        for k, (
+            age,
+            nd,
+            pool,
+            day,
+            u,
+            trib,
+            ep_w,
+            oth,
+            u_ni,
+            exc,
+            dr,
+            com,
+            up,
+            rp,
+            ui,
+        ) in enumerate(
             zip(
                 ages[order].tolist(),
                 need,
@@ -534,8 +692,9 @@ class SendSystem:
                 exception,
                 draft[order].tolist(),
                 comment,
-                place_u[order].tolist(),
+                place_u[order, 0].tolist(),
                 repeat,
+                place_u[order, 1].tolist(),
                 strict=True,
             )
         ):
@@ -558,6 +717,7 @@ class SendSystem:
                     com,
                     up,
                     rp,
+                    ui,
                 )
             )
         return cases
@@ -632,8 +792,12 @@ class SendSystem:
         if case.u_refuse < pn.p_refuse:
             self._count("requests_refused", day)
             self._event(case.id, "refused")
-            if case.u_appeal < pn.p_refusal_appealed:
+            p_appeal = pn.p_refusal_appealed
+            for lever, r in self._active(DecisionQuality, day):
+                p_appeal *= 1.0 - lever.appeal_reduction * r
+            if case.u_appeal < p_appeal:
                 self._count("refusals_appealed", day)
+                self._fy_count("appeals", day)
                 self._after(day - self.env.now + case.tribunal_days, partial(self._tribunal, case))
             else:
                 self._return_to_sen_support(case)
@@ -644,7 +808,10 @@ class SendSystem:
     def _tribunal(self, case: Case, _ev: object = None) -> None:
         """First-tier Tribunal decides an appeal against a refusal to assess. An upheld
         appeal orders an assessment; its plan is counted as an exception to the 20 weeks."""
-        if case.u_upheld < self.p.panel.p_appeal_upheld:
+        p_upheld = self.p.panel.p_appeal_upheld
+        for lever, r in self._active(DecisionQuality, self.env.now):
+            p_upheld *= 1.0 - lever.upheld_reduction * r
+        if case.u_upheld < p_upheld:
             self._count("appeals_upheld", self.env.now)
             case.exception = True
             self._start_assessment(case, self.env.now)
@@ -689,6 +856,7 @@ class SendSystem:
     def _decision_to_issue(self, case: Case, day: float) -> None:
         """Decision whether to issue a plan, due by week 16 (CoP 9.53); a decision not to
         issue leaves the child on SEN support."""
+        self._fy_count("assessments_completed", day)
         if case.u_not_issue < self.p.assessment.p_not_issue:
             self._close(case, day)
             self._count("assessments_not_issued", day)
@@ -723,6 +891,11 @@ class SendSystem:
                     f["issued_within_20wks_excl_exceptions"][y] += 1
                 self.weeks_to_issue[y].append((now - case.request_day) / WEEK)
         target = self._draw_group(age, case.need, case.u_place)
+        if SPECIALIST[target]:
+            for lever, r in self._active(MainstreamInclusion, now):
+                if case.u_inclusion < lever.special_to_mainstream * r:
+                    target = HOLDING_GROUP[age]  # mainstream with support (college after 19)
+                    break
         if self._has_place(target):
             i = self._new_plan(age, case.need, target, now + self._review_interval(age))
         else:
@@ -775,13 +948,17 @@ class SendSystem:
             due = oldest[np.argsort(self.next_review[oldest], kind="stable")]
         u = self.rng["reviews"].random((k, 2))
         current = np.where(self.waiting_for[due] >= 0, self.waiting_for[due], self.group[due])
-        p_move = np.where(SPECIALIST[current], r.p_step_down, r.p_step_up)
+        p_cease, p_step_down = r.p_cease, r.p_step_down
+        for lever, share in self._active(ReviewQuality, now):
+            p_cease = min(1.0, p_cease + lever.extra_cease * share)
+            p_step_down *= 1.0 + (lever.step_down_multiplier - 1.0) * share
+        p_move = np.where(SPECIALIST[current], p_step_down, r.p_step_up)
         # 0 cease (needs met), 1 change placement, 2 amend, 3 maintain
         outcome = np.select(
             [
-                u[:, 0] < r.p_cease,
-                u[:, 0] < r.p_cease + p_move,
-                u[:, 0] < r.p_cease + p_move + r.p_amend,
+                u[:, 0] < p_cease,
+                u[:, 0] < p_cease + p_move,
+                u[:, 0] < p_cease + p_move + r.p_amend,
             ],
             [0, 1, 2],
             3,
@@ -860,8 +1037,17 @@ class SendSystem:
         ages = self.age[movers]
         waiting = self.waiting_for[movers] >= 0
         current = np.where(waiting, self.waiting_for[movers], self.group[movers])
-        leaves = ((ages == 16) & (u[:, 0] < pt.p_cease_at_16)) | (
-            (ages == 19) & (u[:, 0] < pt.p_cease_at_19)
+        extra_19 = sum(
+            lever.extra_cease_at_19 * r
+            for lever, r in self._active(PreparingForAdulthood, self.env.now)
+        )
+        into_work = (
+            (ages == 19) & (u[:, 0] >= pt.p_cease_at_19) & (u[:, 0] < pt.p_cease_at_19 + extra_19)
+        )
+        leaves = (
+            ((ages == 16) & (u[:, 0] < pt.p_cease_at_16))
+            | ((ages == 19) & (u[:, 0] < pt.p_cease_at_19))
+            | into_work
         )
         p_keep = np.where(SPECIALIST[current], pt.p_keep_specialist, pt.p_keep_setting)
         keeps = ALLOWED_AT_AGE[ages, current] & (u[:, 1] < p_keep)
@@ -870,7 +1056,14 @@ class SendSystem:
         for j in np.flatnonzero(leaves | ~keeps | waiting).tolist():
             i, age = int(movers[j]), int(ages[j])
             if leaves[j]:
-                self._cease(i, "no_longer_engaging" if age == 16 else self._leaving_reason(u[j, 2]))
+                reason = (
+                    "no_longer_engaging"
+                    if age == 16
+                    else "employment"
+                    if into_work[j]
+                    else self._leaving_reason(u[j, 2])
+                )
+                self._cease(i, reason)
                 continue
             if keeps[j]:
                 target = int(current[j])
@@ -1059,6 +1252,7 @@ class SendSystem:
                 self._week(when)
 
     def _week(self, t: float) -> None:
+        self._apply_levers(t)
         self._sen_support_week()
         self._receive_requests(self._requests_this_week(t))
         self._annual_reviews()
@@ -1071,9 +1265,93 @@ class SendSystem:
         self.env.run(until=self.cal.horizon + 1e-6)
         return self._results()
 
+    def _finance(self) -> tuple[tuple[int, ...], dict[str, np.ndarray]]:
+        """Money by financial year (April to March, named by its starting year), for the
+        years the run covers whole: High Needs spend from each plan's days in each setting
+        times the setting's daily cost, staff and lever costs, income and the DSG balance."""
+        horizon = self.cal.horizon
+        n = self.n_plans
+        for i in np.flatnonzero(self.active[:n]).tolist():  # settings still held at the end
+            self._accrue(int(self.group[i]), float(self.group_since[i]), horizon)
+        self._accrue_staff(horizon)
+        full = [
+            k
+            for k, y in enumerate(self.fy_years)
+            if self.fy_starts[k] >= 0
+            and k + 1 < len(self.fy_starts)
+            and self.fy_starts[k + 1] <= horizon
+        ]
+        years = tuple(self.fy_years[k] for k in full)
+        c, fd = self.p.costs, self.p.funding
+        price = np.array([(1 + c.inflation) ** (y - c.price_base_year) for y in years])
+        days = np.array([self.plan_days[k] for k in full]).reshape(len(full), -1)
+        f: dict[str, np.ndarray] = {}
+        placements = np.zeros(len(full))
+        transport = np.zeros(len(full))
+        for g, name in enumerate(PLACEMENT_GROUPS):
+            f[f"plan_days_{name}"] = days[:, g]
+            cost = days[:, g] * c.annual_cost_by_group.get(name, 0.0) / DAYS_PER_YEAR * price
+            f[f"hnb_spend_{name}_gbp"] = cost
+            placements = placements + cost
+            transport = transport + (
+                days[:, g] * c.transport_cost_by_group.get(name, 0.0) / DAYS_PER_YEAR * price
+            )
+        staff_rate = {
+            "ep": c.ep_cost_per_fte_gbp,
+            "ep_locum": c.ep_locum_cost_per_fte_gbp,
+            "coordinator": c.coordinator_cost_per_fte_gbp,
+            "review_officer": c.review_officer_cost_per_fte_gbp,
+        }
+        team = (
+            sum(
+                np.array([self.fte_days[k][j] for j in full]) * rate / DAYS_PER_YEAR
+                for k, rate in staff_rate.items()
+            )
+            * price
+        )
+        assessments = np.array([self.fy_counts["assessments_completed"][j] for j in full])
+        appeals = np.array([self.fy_counts["appeals"][j] for j in full])
+        f["assessment_spend_gbp"] = assessments * c.assessment_cost_gbp * price
+        f["tribunal_spend_gbp"] = appeals * c.tribunal_cost_gbp * price
+        f["team_spend_gbp"] = np.asarray(team, dtype=float).reshape(len(full))
+        f["transport_spend_gbp"] = transport
+        lever_cost = np.zeros(len(full))
+        for lever, start, _ in self.levers:
+            active = [0.0] * len(self.fy_years)
+            self._fy_add(active, max(start, 0.0), horizon)
+            lever_cost = (
+                lever_cost
+                + np.array([active[k] for k in full])
+                * (lever.annual_cost_gbp / DAYS_PER_YEAR)
+                * price
+            )
+        f["lever_spend_gbp"] = lever_cost
+        services = f["team_spend_gbp"] + f["assessment_spend_gbp"] + f["tribunal_spend_gbp"]
+        f["hnb_spend_gbp"] = placements + lever_cost + (services if c.teams_in_hnb else 0.0)
+        f["hnb_income_gbp"] = np.array([self._income(y) for y in years])
+        f["dsg_in_year_balance_gbp"] = f["hnb_income_gbp"] - f["hnb_spend_gbp"]
+        f["dsg_cumulative_balance_gbp"] = fd.dsg_opening_balance_gbp + np.cumsum(
+            f["dsg_in_year_balance_gbp"]
+        )
+        return years, f
+
+    def _income(self, year: int) -> float:
+        """The High Needs Block allocation for a financial year: published where given,
+        grown from the last one given after that (NaN with none given)."""
+        fd = self.p.funding
+        given = {int(k): v for k, v in fd.hnb_income_by_year.items()}
+        if year in given:
+            return given[year]
+        earlier = [y for y in given if y < year]
+        if not earlier:
+            return math.nan
+        last = max(earlier)
+        return given[last] * (1 + fd.hnb_growth) ** (year - last)
+
     def _results(self) -> Results:
         for since in self.open_since.values():  # still open at the end
             self._add_interval(self.open_area, since, self.cal.horizon)
+        financial_years, finance = self._finance()
         f: dict[str, np.ndarray] = {m: np.array(v) for m, v in self.flows.items()}
         with np.errstate(invalid="ignore", divide="ignore"):
             f["pct_within_20wks_excl_exceptions"] = (
@@ -1104,6 +1382,8 @@ class SendSystem:
             flow_years=tuple(self.cal.flow_years),
             census={m: v.copy() for m, v in self.census.items()},
             flows=f,
+            financial_years=financial_years,
+            finance=finance,
             events=next(self.env._eid),  # SimPy's event counter: events scheduled
             event_log=self.log or [],
         )

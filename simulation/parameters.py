@@ -20,6 +20,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .fields import ParameterError as ParameterError
+from .fields import _p
+from .levers import LEVER_TYPES, Lever
 from .vocabulary import (
     BAND_NAMES,
     GROUPS_BY_PHASE,
@@ -29,45 +32,6 @@ from .vocabulary import (
     PHASE_NAMES,
     PLACEMENT_GROUPS,
 )
-
-
-class ParameterError(ValueError):
-    """A parameter value or key that is not allowed; the message names where and why."""
-
-    def __init__(self, message: str, path: str = "") -> None:
-        super().__init__(message)
-        self.path = path
-
-
-def _p(
-    default: Any,
-    doc: str,
-    *,
-    lo: float | None = None,
-    hi: float | None = None,
-    length: int | None = None,
-    keys: tuple[str, ...] | None = None,
-    inner_keys: tuple[str, ...] | None = None,
-    choices: tuple[str, ...] | None = None,
-) -> Any:
-    meta = {
-        "doc": doc,
-        "lo": lo,
-        "hi": hi,
-        "length": length,
-        "keys": keys,
-        "inner_keys": inner_keys,
-        "choices": choices,
-    }
-    if isinstance(default, dict | list):
-        return field(default_factory=lambda: _copy(default), metadata=meta)
-    return field(default=default, metadata=meta)
-
-
-def _copy(v: Any) -> Any:
-    if isinstance(v, dict):
-        return {k: _copy(x) for k, x in v.items()}
-    return v
 
 
 def _ages(value: float = 0.0) -> tuple[float, ...]:
@@ -425,6 +389,94 @@ class InitialState:
 
 
 @dataclass(frozen=True)
+class Costs:
+    price_base_year: int = _p(
+        2023, "Financial year (its starting year) the costs below are priced in.", lo=2000, hi=2100
+    )
+    inflation: float = _p(
+        0.03, "Annual growth of all costs after the price base. *Assumption*.", lo=-0.5, hi=1
+    )
+    annual_cost_by_group: dict[str, float] = _p(
+        {
+            "mainstream": 8000.0,
+            "mainstream_rp_senunit": 18000.0,
+            "special_state": 26000.0,
+            "special_independent_nm": 63000.0,
+            "ap_pru": 20000.0,
+            "fe_post16": 12000.0,
+            "early_years": 5000.0,
+            "neet": 0.0,
+            "ehe_other": 10000.0,
+        },
+        "High Needs cost per plan-year by placement group (place funding plus top-up). "
+        "Published: special_state (GBP 26,000) and special_independent_nm (GBP 63,000) are "
+        "DfE's 2023-24 per-pupil expenditure (PQ 50389, PQ 100030). *Assumptions* (no "
+        "published figure; set your own): mainstream top-up 8,000; resourced provision "
+        "18,000 (GBP 10,000 place funding, published, plus top-up); AP 20,000 (GBP 10,000 "
+        "place funding plus top-up); FE/post-16 12,000; early years 5,000; other "
+        "arrangements 10,000; NEET 0.",
+        lo=0,
+        keys=PLACEMENT_GROUPS,
+    )
+    transport_cost_by_group: dict[str, float] = _p(
+        {},
+        "Home-to-school transport per plan-year by group, reported as its own line "
+        "(not High Needs). Default none: set your own.",
+        lo=0,
+        keys=PLACEMENT_GROUPS,
+    )
+    assessment_cost_gbp: float = _p(
+        0.0,
+        "Cost per assessment completed beyond the teams' staff (commissioned advice). "
+        "Default none: set your own.",
+        lo=0,
+    )
+    tribunal_cost_gbp: float = _p(
+        5000.0, "Cost to the LA of each appeal registered. *Assumption*.", lo=0
+    )
+    ep_cost_per_fte_gbp: float = _p(
+        100000.0,
+        "Employed EP cost per FTE-year: the EPI/BPS estimate that 1,400 more FTE "
+        "would cost about GBP 140m a year.",
+        lo=0,
+    )
+    ep_locum_cost_per_fte_gbp: float = _p(
+        150000.0, "Locum EP cost per FTE-year. *Assumption*.", lo=0
+    )
+    coordinator_cost_per_fte_gbp: float = _p(
+        45000.0, "EHC coordinator cost per FTE-year with on-costs. *Assumption*.", lo=0
+    )
+    review_officer_cost_per_fte_gbp: float = _p(
+        42000.0, "Review officer cost per FTE-year with on-costs. *Assumption*.", lo=0
+    )
+    teams_in_hnb: bool = _p(
+        False,
+        "Whether the teams (EPs, coordinators, review officers), "
+        "assessments and tribunals are charged to the High Needs Block "
+        "(usually they are the LA's own budget).",
+    )
+
+
+@dataclass(frozen=True)
+class Funding:
+    hnb_income_by_year: dict[str, float] = _p(
+        {},
+        "High Needs Block allocation by financial year (key: its starting year, e.g. "
+        '"2023" for 2023-24): the LA\'s published ESFA allocations.',
+        lo=0,
+    )
+    hnb_growth: float = _p(
+        0.0, "Annual growth of the allocation after the last year given.", lo=-0.5, hi=1
+    )
+    dsg_opening_balance_gbp: float = _p(
+        0.0,
+        "Cumulative DSG balance at the start of the first full financial year of the "
+        "run (negative: a deficit). Give your own: the published balances stop in March "
+        "2022.",
+    )
+
+
+@dataclass(frozen=True)
 class Parameters:
     """Everything one replication needs. Build with `Parameters()` or `load_parameters`."""
 
@@ -440,6 +492,11 @@ class Parameters:
     phase_transfer: PhaseTransfer = field(default_factory=PhaseTransfer)
     exits: Exits = field(default_factory=Exits)
     initial: InitialState = field(default_factory=InitialState)
+    costs: Costs = field(default_factory=Costs)
+    funding: Funding = field(default_factory=Funding)
+    levers: tuple[Lever, ...] = _p(
+        (), "Policy levers ([[levers]] tables; see the lever types below)."
+    )
 
     def __post_init__(self) -> None:
         _validate(self, "")
@@ -476,6 +533,11 @@ def _line_of(text: str | None, path: str) -> str:
     a list or an inline table is found by the line of the nearest enclosing key."""
     if not text or not path:
         return ""
+    array = re.match(r"^(\w+)\[(\d+)\](?:\.(\w+))?", path)
+    if array:  # a key in the i-th [[table]] of an array of tables
+        line = _find_in_array(text, array.group(1), int(array.group(2)), array.group(3))
+        if line:
+            return f", line {line}"
     parts = re.sub(r"\[\d+\]", "", path).split(".")
     while parts:
         line = _find_key(text, ".".join(parts[:-1]), parts[-1])
@@ -483,6 +545,28 @@ def _line_of(text: str | None, path: str) -> str:
             return f", line {line}"
         parts = parts[:-1]
     return ""
+
+
+def _find_in_array(text: str, name: str, index: int, key: str | None) -> int | None:
+    seen, header = -1, None
+    for n, line in enumerate(text.splitlines(), 1):
+        stripped = line.strip()
+        if re.match(rf"^\[\[\s*{re.escape(name)}\s*\]\]", stripped):
+            seen += 1
+            if seen == index:
+                header = n
+                if key is None:
+                    return n
+            elif seen > index:
+                break
+            continue
+        if stripped.startswith("["):
+            if seen >= index:
+                break
+            continue
+        if seen == index and key and re.match(rf"^{re.escape(key)}\s*=", stripped):
+            return n
+    return header
 
 
 def _find_key(text: str, section: str, key: str) -> int | None:
@@ -530,6 +614,8 @@ def _merge(
 # replaces it whole, since a partial table merged into the defaults would keep shares the
 # user meant to drop. (exits.hazard_by_band is merged by reason: each reason stands alone.)
 _WHOLE_TABLES = {
+    "funding.hnb_income_by_year",
+    "costs.transport_cost_by_group",
     "phase_transfer.leaving_reason_shares",
     "placement.need_weights",
     "initial.caseload",
@@ -561,7 +647,8 @@ def _build(cls: type, data: Mapping[str, Any], source: str, text: str | None, pr
         if key not in names:
             raise ParameterError(
                 f"{source}{_line_of(text, prefix + key)}: unknown key '{prefix}{key}' "
-                f"(allowed here: {', '.join(sorted(names))})"
+                f"(allowed here: {', '.join(sorted(names))})",
+                prefix + key,
             )
     kwargs: dict[str, Any] = {}
     for f in dataclasses.fields(cls):
@@ -580,13 +667,15 @@ def _build(cls: type, data: Mapping[str, Any], source: str, text: str | None, pr
 
 
 def _fail(source: str, text: str | None, path: str, msg: str) -> typing.NoReturn:
-    raise ParameterError(f"{source}{_line_of(text, path)}: '{path}' {msg}")
+    raise ParameterError(f"{source}{_line_of(text, path)}: '{path}' {msg}", path)
 
 
 def _coerce(
     hint: Any, value: Any, meta: Mapping[str, Any], path: str, source: str, text: str | None
 ) -> Any:
     origin = typing.get_origin(hint)
+    if origin is tuple and typing.get_args(hint)[0] is Lever:
+        return _levers(value, path, source, text)
     if hint is bool:
         if not isinstance(value, bool):
             _fail(source, text, path, f"must be true or false, got {value!r}")
@@ -625,6 +714,53 @@ def _coerce(
             for k, v in value.items()
         }
     raise TypeError(f"unsupported parameter type {hint} at {path}")  # pragma: no cover
+
+
+def _levers(value: Any, path: str, source: str, text: str | None) -> tuple[Lever, ...]:
+    """Levers from [[levers]] tables, each built as its type; errors name the lever."""
+    if not isinstance(value, list | tuple):
+        _fail(source, text, path, f"must be a list of [[{path}]] tables, got {value!r}")
+    out = []
+    for i, item in enumerate(value):
+        where = f"{path}[{i}]"
+        if isinstance(item, Lever):
+            out.append(item)
+            continue
+        if not isinstance(item, Mapping):
+            _fail(source, text, where, "must be a table")
+        kind = item.get("type")
+        if kind not in LEVER_TYPES:
+            _fail(
+                source,
+                text,
+                f"{where}.type",
+                f"must be one of {', '.join(LEVER_TYPES)}, got {kind!r}",
+            )
+        label = f"lever '{item.get('name') or kind}' ({where})"
+        try:
+            lever = _build(LEVER_TYPES[kind], item, source, text, where + ".")
+            _validate_lever(lever, where + ".")
+        except ParameterError as e:
+            message = str(e)
+            if message.startswith(source):
+                message = message[len(source) :].lstrip(":, ")
+                message = re.sub(r"^line \d+: ", "", message)
+            raise ParameterError(
+                f"{source}{_line_of(text, e.path)}: {label}: {message}", e.path
+            ) from None
+        out.append(lever)
+    return tuple(out)
+
+
+def _validate_lever(lever: Lever, prefix: str) -> None:
+    for f in dataclasses.fields(lever):
+        _check(getattr(lever, f.name), f.metadata, prefix + f.name)
+    try:
+        lever.start_date()
+    except ValueError:
+        raise ParameterError(
+            f"'{prefix}start' = {lever.start!r} is not a date (YYYY-MM-DD)", prefix + "start"
+        ) from None
 
 
 def _validate(obj: Any, prefix: str) -> None:
@@ -674,6 +810,9 @@ def _check(value: Any, meta: Mapping[str, Any], path: str) -> None:
 
 
 def _cross_checks(obj: Any, prefix: str) -> None:
+    if isinstance(obj, Parameters):
+        for i, lever in enumerate(obj.levers):
+            _validate_lever(lever, f"levers[{i}].")
     if isinstance(obj, Reviews):
         total = obj.p_amend + max(obj.p_step_up, obj.p_step_down) + obj.p_cease
         if total > 1 + 1e-9:

@@ -74,6 +74,21 @@ DERIVED_FLOWS: tuple[str, ...] = (
 )
 FLOW_METRICS: tuple[str, ...] = COUNT_FLOWS + DERIVED_FLOWS
 
+# Money by financial year (year = the April-March year's starting year).
+FINANCE_METRICS: tuple[str, ...] = (
+    "hnb_spend_gbp",
+    *(f"hnb_spend_{g}_gbp" for g in PLACEMENT_GROUPS),
+    "lever_spend_gbp",
+    "hnb_income_gbp",
+    "dsg_in_year_balance_gbp",
+    "dsg_cumulative_balance_gbp",
+    "team_spend_gbp",
+    "assessment_spend_gbp",
+    "tribunal_spend_gbp",
+    "transport_spend_gbp",
+    *(f"plan_days_{g}" for g in PLACEMENT_GROUPS),
+)
+
 # Census metrics that have a published SEN2 counterpart; plotting draws history for these.
 HEADLINE_METRICS: tuple[str, ...] = (
     "ehcp_total_jan",
@@ -83,6 +98,8 @@ HEADLINE_METRICS: tuple[str, ...] = (
     "ceased_total",
     "caseload_special_state",
     "caseload_special_independent_nm",
+    "hnb_spend_gbp",
+    "dsg_cumulative_balance_gbp",
 )
 
 
@@ -94,6 +111,8 @@ class Results:
     flow_years: tuple[int, ...]
     census: dict[str, np.ndarray]
     flows: dict[str, np.ndarray]
+    financial_years: tuple[int, ...] = ()
+    finance: dict[str, np.ndarray] = field(default_factory=dict)
     events: int = 0
     event_log: list[tuple[int, str, float]] = field(default_factory=list)
 
@@ -107,11 +126,22 @@ class Results:
             values = self.flows[metric]
             for i, year in enumerate(self.flow_years):
                 yield year, metric, float(values[i])
+        for metric in FINANCE_METRICS:
+            values = self.finance[metric]
+            for i, year in enumerate(self.financial_years):
+                yield year, metric, float(values[i])
+
+    def table(self, metric: str) -> tuple[tuple[int, ...], np.ndarray]:
+        """The years a metric is reported for and its values."""
+        if metric in self.census:
+            return self.census_years, self.census[metric]
+        if metric in self.flows:
+            return self.flow_years, self.flows[metric]
+        return self.financial_years, self.finance[metric]
 
     def value(self, metric: str, year: int) -> float:
-        if metric in self.census:
-            return float(self.census[metric][self.census_years.index(year)])
-        return float(self.flows[metric][self.flow_years.index(year)])
+        years, values = self.table(metric)
+        return float(values[years.index(year)])
 
 
 def _describe() -> dict[str, str]:
@@ -192,12 +222,28 @@ def _describe() -> dict[str, str]:
         "coordinator_queue_mean": "Time-average number of drafts waiting for a coordinator.",
         "coordinator_wait_weeks_mean": "Mean weeks a draft waited for a coordinator.",
         "open_assessments_mean": "Time-average number of open assessments in the year.",
+        "hnb_spend_gbp": "High Needs spend in the financial year: placements (each plan's days "
+        "in its setting x the setting's daily cost) plus levers' running costs, plus the teams, "
+        "assessments and tribunals when costs.teams_in_hnb.",
+        "lever_spend_gbp": "Running costs of the levers in force.",
+        "hnb_income_gbp": "High Needs Block allocation (published, then grown by "
+        "funding.hnb_growth).",
+        "dsg_in_year_balance_gbp": "hnb_income_gbp - hnb_spend_gbp (negative: an in-year deficit).",
+        "dsg_cumulative_balance_gbp": "funding.dsg_opening_balance_gbp plus the in-year "
+        "balances so far.",
+        "team_spend_gbp": "EPs (employed and locum), coordinators and review officers in post.",
+        "assessment_spend_gbp": "Assessments completed x costs.assessment_cost_gbp.",
+        "tribunal_spend_gbp": "Appeals registered x costs.tribunal_cost_gbp.",
+        "transport_spend_gbp": "Home-to-school transport (its own line, not High Needs).",
     }
     for b in BAND_NAMES:
         d[f"caseload_age_{b}"] = f"Plans at the census with academic age in band {b}."
         d[f"newplans_age_{b}"] = f"New plans in the year for children aged {b} at issue."
     for n in NEEDS:
         d[f"caseload_need_{n}"] = f"Plans at the census with primary need {n.upper()}."
+    for g in PLACEMENT_GROUPS:
+        d[f"hnb_spend_{g}_gbp"] = f"High Needs spend on plans in {g} (days x daily cost)."
+        d[f"plan_days_{g}"] = f"Days plans spent in {g} in the financial year."
     for r in CEASE_REASONS:
         d.setdefault(
             f"ceased_{r}", f"Plans ceased in the year for reason '{r}' (SEN2 `ceased_{r}`)."

@@ -38,6 +38,9 @@ class Team:
         self.queue_area = [0.0] * n
         self.wait_total = [0.0] * n
         self.starts = [0.0] * n
+        self.fte = fte
+        self.capacity_area = [0.0] * n  # adviser-days available (changes with set_fte)
+        self._capacity_since = env.now
 
     def assign(self, work: float, arrival: float | None = None) -> float:
         """Queue `work` (days of one whole-time adviser) arriving now (or at `arrival`;
@@ -62,27 +65,46 @@ class Team:
             self._add(self.busy_area, start, end)
         return end
 
+    def set_fte(self, fte: float) -> None:
+        """Change the team's size from now. New advisers start free; when the team shrinks,
+        the advisers free soonest leave once their current work is done. Work already
+        assigned keeps its times; new work runs at the new speed."""
+        if fte == self.fte:
+            return
+        now = self.env.now
+        self._add(self.capacity_area, self._capacity_since, now, self.servers)
+        self._capacity_since = now
+        servers = math.ceil(fte - 1e-9) if fte > 0 else 0
+        for _ in range(servers - self.servers):
+            heapq.heappush(self.free_at, now)
+        for _ in range(self.servers - servers):
+            heapq.heappop(self.free_at)
+        self.servers, self.fte = servers, fte
+        self.slowdown = servers / fte if fte > 0 else 1.0
+
     def serve(self, work: float, then: Callable[[], None]) -> None:
         """Queue `work` now and call `then` when it is done."""
         end = self.assign(work)
         if end < math.inf:
             self.env.timeout(end - self.env.now).callbacks.append(lambda _ev: then())
 
-    def _add(self, area: list[float], a: float, b: float) -> None:
-        """Add the interval [a, b) to `area`, split across calendar years."""
+    def _add(self, area: list[float], a: float, b: float, weight: float = 1.0) -> None:
+        """Add weight x the interval [a, b) to `area`, split across calendar years."""
         starts = self._year_starts
         y = bisect.bisect_right(starts, a) - 1
         while a < b and y < len(area):
             end = min(b, starts[y + 1])
             if y >= 0:
-                area[y] += end - a
+                area[y] += (end - a) * weight
             a, y = end, y + 1
 
     def utilisation(self) -> np.ndarray:
-        lengths = np.diff(self._year_starts)
-        if self.servers == 0:
-            return np.zeros_like(lengths)
-        return np.array(self.busy_area) / (self.servers * lengths)
+        """Busy adviser-days over available adviser-days, by year (0 with no advisers)."""
+        capacity = list(self.capacity_area)
+        self._add(capacity, self._capacity_since, self._year_starts[-1], self.servers)
+        cap = np.array(capacity)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(cap > 0, np.array(self.busy_area) / np.maximum(cap, 1e-300), 0.0)
 
     def mean_queue(self) -> np.ndarray:
         return np.array(self.queue_area) / np.diff(self._year_starts)
