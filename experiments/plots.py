@@ -48,7 +48,18 @@ def _finish(fig: Figure, ax: Axes, path: Path, heading: str, metric: str) -> Non
         else "calendar year"
     )
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, loc="best")
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=7, loc="best")
+    else:  # nothing to show (money needs a whole financial year inside the run)
+        ax.text(
+            0.5,
+            0.5,
+            "no values in this run",
+            ha="center",
+            va="center",
+            transform=ax.transAxes,
+            color="grey",
+        )
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     fig.tight_layout()
     fig.savefig(path)

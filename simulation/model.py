@@ -1284,7 +1284,7 @@ class SendSystem:
         years = tuple(self.fy_years[k] for k in full)
         c, fd = self.p.costs, self.p.funding
         price = np.array([(1 + c.inflation) ** (y - c.price_base_year) for y in years])
-        days = np.array([self.plan_days[k] for k in full]).reshape(len(full), -1)
+        days = np.array([self.plan_days[k] for k in full]).reshape(len(full), len(PLACEMENT_GROUPS))
         f: dict[str, np.ndarray] = {}
         placements = np.zeros(len(full))
         transport = np.zeros(len(full))

@@ -34,7 +34,7 @@ from calibration.defaults import estimate_parameters
 from calibration.la_data import load_dataset
 from experiments.cli import main
 from simulation.parameters import Parameters, from_dict
-from simulation.results import CENSUS_METRICS, FLOW_METRICS, HEADLINE_METRICS
+from simulation.results import CENSUS_METRICS, FINANCE_METRICS, FLOW_METRICS, HEADLINE_METRICS
 
 RESULTS_HEADER = "scenario,replication,year,metric,value"
 SUMMARY_HEADER = "scenario,year,metric,mean,p5,p25,p50,p75,p95,mean_ci95"
@@ -143,21 +143,30 @@ def years_by_metric(rows: list[Row], scenario: str, replication: int) -> dict[st
 
 
 def assert_year_semantics(rows: list[Row], start: int, years: int, reps: int) -> None:
-    """Census metrics at Januaries start..start+years, flows in start..start+years-1, for
-    every replication of every scenario, each (scenario, replication, year, metric) once."""
+    """Census metrics at Januaries start..start+years, flows in start..start+years-1, money
+    in the financial years (April-March, by starting year) the run covers whole, for every
+    replication of every scenario, each (scenario, replication, year, metric) once."""
     census_years = list(range(start, start + years + 1))
     flow_years = list(range(start, start + years))
+    # The run covers 1 January start to 1 January start+years: financial years start..
+    # start+years-2 lie wholly inside it.
+    financial_years = list(range(start, start + years - 1))
     keys = [(r.scenario, r.replication, r.year, r.metric) for r in rows]
     assert len(keys) == len(set(keys)), "a (scenario, replication, year, metric) repeats"
     for scenario in sorted({r.scenario for r in rows}):
         assert sorted({r.replication for r in rows if r.scenario == scenario}) == list(range(reps))
         for rep in range(reps):
             found = years_by_metric(rows, scenario, rep)
-            assert set(found) == set(CENSUS_METRICS) | set(FLOW_METRICS)
+            expected = set(CENSUS_METRICS) | set(FLOW_METRICS)
+            if financial_years:
+                expected |= set(FINANCE_METRICS)
+            assert set(found) == expected
             for metric in CENSUS_METRICS:
                 assert found[metric] == census_years, metric
             for metric in FLOW_METRICS:
                 assert found[metric] == flow_years, metric
+            for metric in FINANCE_METRICS if financial_years else ():
+                assert found[metric] == financial_years, metric
 
 
 def values(rows: list[Row], metric: str, year: int, scenario: str = "baseline") -> list[float]:
