@@ -74,6 +74,30 @@ def resolve_scenario(value: str) -> Path:
     )
 
 
+def _waterfall_steps(
+    runs: dict[str, tuple[Parameters, str | None, str]],
+) -> tuple[dict[str, tuple[Parameters, str | None, str]], dict[str, list[list[str]]]]:
+    """Scenarios with levers, preceded by their cumulative steps (the first lever, the
+    first two, ...), and for each plan its steps as (scenario, lever name)."""
+    out: dict[str, tuple[Parameters, str | None, str]] = {}
+    steps: dict[str, list[list[str]]] = {}
+    for name, (params, source, description) in runs.items():
+        levers = params.levers
+        if levers:
+            steps[name] = []
+            for k in range(1, len(levers)):
+                step = f"{name}.{k}"
+                out[step] = (
+                    params.replace(levers=levers[:k]),
+                    source,
+                    f"{name}: the first {k} of its {len(levers)} levers",
+                )
+                steps[name].append([step, levers[k - 1].name or levers[k - 1].type])
+            steps[name].append([name, levers[-1].name or levers[-1].type])
+        out[name] = (params, source, description)
+    return out, steps
+
+
 def _scenarios(
     base: Parameters, names: tuple[str, ...], years: int | None
 ) -> dict[str, tuple[Parameters, str | None, str]]:
@@ -211,6 +235,11 @@ class _Bar:
 )
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @click.option(
+    "--waterfall",
+    is_flag=True,
+    help="Also run each scenario's levers added one at a time, for the savings waterfall.",
+)
+@click.option(
     "--event-log",
     is_flag=True,
     help="Keep every replication's event log and write event_log.csv (slow, large).",
@@ -232,6 +261,7 @@ def run(
     overwrite: bool,
     resume: bool,
     quiet: bool,
+    waterfall: bool,
     event_log: bool,
 ) -> None:
     """Project an LA's SEND system forward from its latest census, for the baseline and
@@ -252,6 +282,9 @@ def run(
             if event_log:
                 base = base.override({"run": {"event_log": True}})
             runs = _scenarios(base, scenarios, years)
+            steps: dict[str, list[list[str]]] = {}
+            if waterfall:
+                runs, steps = _waterfall_steps(runs)
             if out is None:
                 stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
                 out = Path("runs") / f"{_slug(history.la_name)}-{stamp}"
@@ -272,6 +305,7 @@ def run(
                 },
                 version=_version(),
             )
+            spec["waterfall"] = steps
             # The executor before the folder: a missing Dask extra leaves nothing behind.
             executor = make_executor(jobs or default_jobs(), scheduler, dask_workers)
             store = RunStore.create(out, spec, overwrite)

@@ -9,6 +9,7 @@ is how sure we are of the effect.
 from __future__ import annotations
 
 import csv
+import json
 import math
 from collections import defaultdict
 from collections.abc import Mapping
@@ -19,6 +20,7 @@ import numpy as np
 
 from simulation.results import BETTER_WHEN_HIGHER, BETTER_WHEN_LOWER, HEADLINE_METRICS
 
+from .finance import Source, money_outputs
 from .outputs import fmt
 from .plots import difference_chart
 from .store import atomic_open
@@ -74,6 +76,29 @@ def paired(table: Table, scenario: str, against: str, metric: str) -> tuple[list
     reps = sorted(set(a[years[0]]) & set(b[years[0]])) if years else []
     d = np.array([[a[y][r] - b[y][r] for y in years] for r in reps], dtype=float)
     return years, d.reshape(len(reps), len(years))
+
+
+def table_source(table: Table) -> Source:
+    """Replications x years arrays from a run's results.csv (for the money tables)."""
+
+    def get(scenario: str, metric: str) -> tuple[list[int], np.ndarray]:
+        by_year = table[scenario].get(metric, {})
+        years = sorted(by_year)
+        reps = sorted(by_year[years[0]]) if years else []
+        values = np.array([[by_year[y][r] for y in years] for r in reps], dtype=float)
+        return years, values.reshape(len(reps), len(years))
+
+    return get
+
+
+def _steps(run_dir: Path) -> dict[str, list[list[str]]]:
+    spec = run_dir / "run.json"
+    if not spec.exists():
+        return {}
+    steps: dict[str, list[list[str]]] = json.loads(spec.read_text(encoding="utf-8")).get(
+        "waterfall", {}
+    )
+    return steps
 
 
 def direction(metric: str) -> int:
@@ -134,6 +159,7 @@ def write_comparison(
         w.writerow(COMPARE_HEADER)
         for row in rows:
             w.writerow((*row[:4], *(fmt(v) for v in row[4:])))
+    money_outputs(out, table_source(table), list(table), _steps(run_dir), la_name, base)
     for metric in HEADLINE_METRICS:
         diffs: Mapping[str, np.ndarray] = {}
         years: list[int] = []

@@ -17,6 +17,7 @@ from simulation.parameters import Parameters, from_dict
 from simulation.results import HEADLINE_METRICS, Results
 
 from . import outputs
+from .finance import money_outputs, results_source
 from .plots import fan_chart, scenario_chart
 from .precision import PrecisionCheck, check, look_ahead
 from .runner import Executor, batches, replication_seeds, tasks
@@ -153,6 +154,9 @@ def finalise(
     (store.path / "parameters").mkdir(exist_ok=True)
     for name, s in spec["scenarios"].items():
         store.write_text(f"parameters/{name}.toml", toml_dumps(s["parameters"]))
+    money_outputs(
+        store.path, results_source(by_scenario), names, spec.get("waterfall", {}), la_name
+    )
     # The tables last, just before the manifest: a folder with them is a finished run.
     with atomic_open(store.path / "results.csv") as f:
         outputs.write_results(f, with_reps)

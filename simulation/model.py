@@ -1328,6 +1328,7 @@ class SendSystem:
         f["lever_spend_gbp"] = lever_cost
         services = f["team_spend_gbp"] + f["assessment_spend_gbp"] + f["tribunal_spend_gbp"]
         f["hnb_spend_gbp"] = placements + lever_cost + (services if c.teams_in_hnb else 0.0)
+        f["total_spend_gbp"] = placements + lever_cost + services + transport
         f["hnb_income_gbp"] = np.array([self._income(y) for y in years])
         f["dsg_in_year_balance_gbp"] = f["hnb_income_gbp"] - f["hnb_spend_gbp"]
         f["dsg_cumulative_balance_gbp"] = fd.dsg_opening_balance_gbp + np.cumsum(

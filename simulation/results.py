@@ -79,6 +79,7 @@ FINANCE_METRICS: tuple[str, ...] = (
     "hnb_spend_gbp",
     *(f"hnb_spend_{g}_gbp" for g in PLACEMENT_GROUPS),
     "lever_spend_gbp",
+    "total_spend_gbp",
     "hnb_income_gbp",
     "dsg_in_year_balance_gbp",
     "dsg_cumulative_balance_gbp",
@@ -226,6 +227,8 @@ def _describe() -> dict[str, str]:
         "in its setting x the setting's daily cost) plus levers' running costs, plus the teams, "
         "assessments and tribunals when costs.teams_in_hnb.",
         "lever_spend_gbp": "Running costs of the levers in force.",
+        "total_spend_gbp": "All SEND spend modelled: High Needs placements and levers, the "
+        "teams, assessments, tribunals and transport, wherever they are charged.",
         "hnb_income_gbp": "High Needs Block allocation (published, then grown by "
         "funding.hnb_growth).",
         "dsg_in_year_balance_gbp": "hnb_income_gbp - hnb_spend_gbp (negative: an in-year deficit).",
