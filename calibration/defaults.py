@@ -20,6 +20,7 @@ from simulation.parameters import Parameters
 from simulation.vocabulary import (
     AGE_BANDS,
     BAND_NAMES,
+    CEASE_REASONS,
     GROUPS_BY_PHASE,
     HAZARD_REASONS,
     N_AGES,
@@ -224,18 +225,7 @@ def _ceasing(
     leaving education at 19 and over ages 16-25; needs met at annual reviews."""
     counts = {
         r: _mean_recent(h.series(f"ceased_{r}"), until)
-        for r in (
-            "transfer",
-            "needs_met",
-            "employment",
-            "he",
-            "no_longer_engaging",
-            "moved_outside_england",
-            "deceased",
-            "other",
-            "not_rec",
-            "max_age",
-        )
+        for r in (*CEASE_REASONS, "not_rec")  # SEN2's 'not_rec' goes with 'other' below
     }
     note = f"{h.la_name} ceased plans by reason, mean of up to {RECENT_YEARS} years to {until}"
     if all(v is None for v in counts.values()) and england is not None:

@@ -31,6 +31,8 @@ from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Final, TypeAlias
 
+from simulation.vocabulary import NEEDS
+
 __all__ = [
     "CENSUS",
     "ENGLAND_CODE",
@@ -72,20 +74,7 @@ CASELOAD_METRIC: Final = "ehcp_total_jan"
 SIGNED_METRICS: Final = frozenset({"ar_decision_outstanding", "ar_no_outcome_recorded"})
 
 #: Primary-need codes used by SEN2, in the order DfE lists them.
-NEED_CODES: Final = (
-    "asd",
-    "semh",
-    "slcn",
-    "mld",
-    "sld",
-    "pmld",
-    "spld",
-    "hi",
-    "vi",
-    "msi",
-    "pd",
-    "oth",
-)
+NEED_CODES: Final = NEEDS
 
 _COLUMNS_TEXT: Final = (
     ", ".join(REQUIRED_COLUMNS) + " (optional: " + ", ".join(OPTIONAL_COLUMNS) + ")"

@@ -74,7 +74,8 @@ class Sufficiency(Lever):
 @dataclass(frozen=True)
 class AssessmentCapacity(Lever):
     """Assessment capacity: more educational psychologists (employed or locum) and EHC
-    coordinators; their staff cost is added to the lever's own running cost."""
+    coordinators; their staff cost goes into team_spend_gbp (High Needs spend only with
+    costs.teams_in_hnb), beside the lever's own running cost."""
 
     type: str = _p("assessment_capacity", "", choices=("assessment_capacity",))
     ep_fte: float = _p(0.0, "EP FTE added at full effect.", lo=0, hi=10_000)

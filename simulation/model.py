@@ -532,8 +532,9 @@ class SendSystem:
             self.wait_weeks[y].append((self.env.now - self.wait_since[i]) / WEEK)
         self.waiting_for[i] = NOT_WAITING
 
-    def _cease(self, i: int, reason: str, day: float | None = None) -> None:
-        """Plan i ceases on `day` (default now), freeing its place."""
+    def _cease(self, i: int, reason: str, day: float | None = None, offer: bool = True) -> None:
+        """Plan i ceases on `day` (default now), freeing its place (offered to the longest
+        waiter at once unless `offer` is false)."""
         if not self.active[i]:
             return
         day = self.env.now if day is None else day
@@ -548,7 +549,7 @@ class SendSystem:
         self._count("ceased_total", day)
         self._count(f"ceased_{reason}", day)
         self._event(i, f"ceased_{reason}", day)
-        if g in self.waiting:
+        if offer and g in self.waiting:
             self._offer_places(g)
 
     def _schedule_exit(self, i: int, until: float) -> None:
@@ -573,9 +574,16 @@ class SendSystem:
     def _due_exits(self) -> None:
         """Cease the plans whose exit day has passed, in day order."""
         now = self.env.now
+        ceased = False
         while self.exits_due and self.exits_due[0][0] < now:
             day, i, reason = heapq.heappop(self.exits_due)
-            self._cease(i, reason, day)
+            self._cease(i, reason, day, offer=False)
+            ceased = True
+        # Places freed are offered once every plan due to cease has ceased, so a place never
+        # goes to a child whose own plan ended before the tick.
+        if ceased:
+            for g in self.waiting:
+                self._offer_places(g)
 
     def _schedule_exits(self, plans: np.ndarray, until: float, rng: np.random.Generator) -> None:
         """Draw whether each plan ceases (moves away, leaves education...) before `until`,
@@ -659,67 +667,27 @@ class SendSystem:
         comment = (pw.comment_days + finalise)[order].tolist()
         need = np.minimum(need, len(NEEDS) - 1)[order].tolist()
         repeat = (np.zeros(n, bool) if repeats is None else repeats)[order].tolist()
-        cases = []
         first = self.next_case_id
         self.next_case_id += n
-        for k, (
-            age,
-            nd,
-            pool,
-            day,
-            u,
-            trib,
-            ep_w,
-            oth,
-            u_ni,
-            exc,
-            dr,
-            com,
-            up,
-            rp,
-            ui,
-        ) in enumerate(
-            zip(
-                ages[order].tolist(),
-                need,
-                pooled[order].tolist(),
-                days[order].tolist(),
-                panel_u[order].tolist(),
-                tribunal[order].tolist(),
-                ep[order].tolist(),
-                other[order].tolist(),
-                issue_u[order, 0].tolist(),
-                exception,
-                draft[order].tolist(),
-                comment,
-                place_u[order, 0].tolist(),
-                repeat,
-                place_u[order, 1].tolist(),
-                strict=True,
-            )
-        ):
-            cases.append(
-                Case(
-                    first + k,
-                    age,
-                    nd,
-                    pool,
-                    day,
-                    u[0],
-                    u[1],
-                    u[2],
-                    trib,
-                    ep_w,
-                    oth,
-                    u_ni,
-                    exc,
-                    dr,
-                    com,
-                    up,
-                    rp,
-                    ui,
-                )
-            )
+        columns = (
+            ages[order].tolist(),
+            need,
+            pooled[order].tolist(),
+            days[order].tolist(),
+            *(panel_u[order, j].tolist() for j in range(3)),
+            tribunal[order].tolist(),
+            ep[order].tolist(),
+            other[order].tolist(),
+            issue_u[order, 0].tolist(),
+            exception,
+            draft[order].tolist(),
+            comment,
+            place_u[order, 0].tolist(),
+            repeat,
+            place_u[order, 1].tolist(),
+        )
+        # Columns in the order of Case's fields after its id.
+        cases = [Case(first + k, *row) for k, row in enumerate(zip(*columns, strict=True))]
         return cases
 
     def _return_to_sen_support(self, case: Case) -> None:

@@ -10,6 +10,7 @@ and documented assumptions, each marked *assumption* where no published figure e
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import math
 import operator
 import re
@@ -729,14 +730,15 @@ def _levers(value: Any, path: str, source: str, text: str | None) -> tuple[Lever
         if not isinstance(item, Mapping):
             _fail(source, text, where, "must be a table")
         kind = item.get("type")
-        if kind not in LEVER_TYPES:
-            _fail(
-                source,
-                text,
-                f"{where}.type",
-                f"must be one of {', '.join(LEVER_TYPES)}, got {kind!r}",
-            )
         label = f"lever '{item.get('name') or kind}' ({where})"
+        if kind not in LEVER_TYPES:
+            raise ParameterError(
+                f"{source}{_line_of(text, where + '.type')}: {label}: '{where}.type' must be "
+                f"one of {', '.join(LEVER_TYPES)}, got {kind!r}",
+                where + ".type",
+            )
+        if isinstance(item.get("start"), dt.date):  # an unquoted TOML date
+            item = {**item, "start": item["start"].isoformat()}
         try:
             lever = _build(LEVER_TYPES[kind], item, source, text, where + ".")
             _validate_lever(lever, where + ".")
@@ -842,6 +844,14 @@ def _cross_checks(obj: Any, prefix: str) -> None:
                 f"'{prefix}mix_by_phase' lacks phases: {', '.join(sorted(missing))}",
                 f"{prefix}mix_by_phase",
             )
+    if isinstance(obj, Funding):
+        for key in obj.hnb_income_by_year:
+            if not (key.isdigit() and len(key) == 4):
+                raise ParameterError(
+                    f"'{prefix}hnb_income_by_year' has key {key!r}: keys are the starting "
+                    'year of the financial year, e.g. "2023" for 2023-24',
+                    f"{prefix}hnb_income_by_year.{key}",
+                )
     if isinstance(obj, Demand | InitialState) and sum(obj.need_shares.values()) <= 0:
         raise ParameterError(
             f"'{prefix}need_shares' must have a positive share", f"{prefix}need_shares"

@@ -78,7 +78,8 @@ class Team:
         for _ in range(servers - self.servers):
             heapq.heappush(self.free_at, now)
         for _ in range(self.servers - servers):
-            heapq.heappop(self.free_at)
+            # A departing adviser stays until the work already given them is done.
+            self._add(self.capacity_area, now, max(now, heapq.heappop(self.free_at)))
         self.servers, self.fte = servers, fte
         self.slowdown = servers / fte if fte > 0 else 1.0
 

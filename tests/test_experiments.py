@@ -57,7 +57,8 @@ from simulation.results import BETTER_WHEN_HIGHER, BETTER_WHEN_LOWER, HEADLINE_M
 ROOT = Path(__file__).resolve().parents[1]
 CLI = "from experiments.cli import main; main()"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-LIBRARY = {
+# The scenarios changing parameters ([add]/[multiply] tables) and those made of levers.
+PARAMETER_SCENARIOS = {
     "baseline",
     "extra_ep",
     "extra_coordinators",
@@ -65,6 +66,8 @@ LIBRARY = {
     "new_special_places",
     "review_step_down",
 }
+LEVER_SCENARIOS = {"example_plan"}
+LIBRARY = PARAMETER_SCENARIOS | LEVER_SCENARIOS
 FINAL_FILES = ("results.csv", "summary.csv", "manifest.json")
 
 # The run every executor must reproduce byte for byte: the baseline and a bundled scenario
@@ -577,7 +580,7 @@ def relative_tables(path: Path) -> dict[str, tuple[str, float]]:
     return found
 
 
-@pytest.mark.parametrize("name", sorted(LIBRARY))
+@pytest.mark.parametrize("name", sorted(PARAMETER_SCENARIOS))
 def test_bundled_scenario_changes_exactly_what_it_says(name: str) -> None:
     base = stockport(2)
     path = library()[name]
