@@ -38,7 +38,7 @@ def fmt(value: float) -> str:
         return ""
     if float(value).is_integer() and abs(value) < 1e15:
         return str(int(value))
-    return format(float(value), ".10g")
+    return repr(float(value))  # the shortest text that reads back as the same number
 
 
 def write_results(f: IO[str], results: Mapping[str, Iterable[tuple[int, Results]]]) -> None:

@@ -42,6 +42,7 @@ from .vocabulary import (
     AGE_TO_BAND,
     AGE_TO_PHASE,
     BAND_NAMES,
+    CEASE_REASONS,
     GROUP_INDEX,
     GROUPS_BY_PHASE,
     HAZARD_REASONS,
@@ -63,6 +64,7 @@ FE = GROUP_INDEX["fe_post16"]
 EHE_OTHER = GROUP_INDEX["ehe_other"]
 NOT_WAITING = -1
 AGE_BAND_ARR = np.array(AGE_TO_BAND)
+CEASED_METRIC = {r: f"ceased_{r}" for r in CEASE_REASONS}
 NEWPLAN_METRIC = tuple(f"newplans_age_{BAND_NAMES[AGE_TO_BAND[a]]}" for a in range(N_AGES))
 
 
@@ -403,6 +405,9 @@ class SendSystem:
         """A plan's days in a setting, from a to b, into plan-days by financial year."""
         starts = self.fy_starts
         y = bisect.bisect_right(starts, a) - 1
+        if 0 <= y < len(starts) - 1 and b <= starts[y + 1]:  # the usual case: one year
+            self.plan_days[y][group] += b - a
+            return
         while a < b and y < len(starts) - 1:
             end = min(b, starts[y + 1])
             if y >= 0:
@@ -447,7 +452,8 @@ class SendSystem:
         self.occupancy[group] += 1
         self.n_open += 1
         self._schedule_exit(i, self._next_sep)
-        self._event(i, f"placement:{PLACEMENT_GROUPS[group]}")
+        if self.log is not None:
+            self._event(i, f"placement:{PLACEMENT_GROUPS[group]}")
         return i
 
     def _grow(self) -> None:
@@ -490,7 +496,8 @@ class SendSystem:
         self.occupancy[old] -= 1
         self.occupancy[new_group] += 1
         self.group[i] = new_group
-        self._event(i, f"placement:{PLACEMENT_GROUPS[new_group]}")
+        if self.log is not None:
+            self._event(i, f"placement:{PLACEMENT_GROUPS[new_group]}")
         if old in self.waiting:
             self._offer_places(old)
 
@@ -547,8 +554,9 @@ class SendSystem:
         if self.waiting_for[i] != NOT_WAITING:
             self.waiting_for[i] = NOT_WAITING
         self._count("ceased_total", day)
-        self._count(f"ceased_{reason}", day)
-        self._event(i, f"ceased_{reason}", day)
+        self._count(CEASED_METRIC[reason], day)
+        if self.log is not None:
+            self._event(i, CEASED_METRIC[reason], day)
         if offer and g in self.waiting:
             self._offer_places(g)
 
@@ -1239,8 +1247,14 @@ class SendSystem:
         times the setting's daily cost, staff and lever costs, income and the DSG balance."""
         horizon = self.cal.horizon
         n = self.n_plans
-        for i in np.flatnonzero(self.active[:n]).tolist():  # settings still held at the end
-            self._accrue(int(self.group[i]), float(self.group_since[i]), horizon)
+        open_plans = np.flatnonzero(self.active[:n])  # settings still held at the end
+        since, groups = self.group_since[open_plans], self.group[open_plans]
+        for k in range(len(self.fy_starts) - 1):
+            lo, hi = self.fy_starts[k], min(self.fy_starts[k + 1], horizon)
+            overlap = np.clip(hi - np.maximum(since, lo), 0.0, None)
+            by_group = np.bincount(groups, weights=overlap, minlength=len(PLACEMENT_GROUPS))
+            for g in range(len(PLACEMENT_GROUPS)):
+                self.plan_days[k][g] += float(by_group[g])
         self._accrue_staff(horizon)
         full = [
             k
