@@ -28,6 +28,7 @@ from simulation.results import HEADLINE_METRICS
 from .compare import CompareError, write_comparison
 from .experiment import RunOutcome, finalise, new_spec, run_experiment
 from .runner import ExperimentError, default_jobs, make_executor
+from .sizing import RESOURCES, SizingError, Target, size, write_sizing
 from .store import RunStore, StoreError, check_destination
 from .toml_out import dumps as toml_dumps
 
@@ -447,3 +448,108 @@ def params(la: str, data: Path | None, start_year: int | None, years: int | None
     for n in notes:
         click.echo(f"# {n.key}: {n.source}")
     click.echo(toml_dumps(base.to_dict()))
+
+
+@main.command(name="size")
+@click.option("--la", default=DEFAULT_LA, show_default=True)
+@click.option("--data", type=click.Path(path_type=Path, dir_okay=False))
+@click.option(
+    "--scenario",
+    "scenario",
+    metavar="FILE|NAME",
+    help="Size on top of a scenario rather than the LA's defaults.",
+)
+@click.option(
+    "--resource", required=True, type=click.Choice(sorted(RESOURCES)), help="What to size."
+)
+@click.option(
+    "--target",
+    "target_text",
+    required=True,
+    help='The target, e.g. "pct_within_20wks_excl_exceptions>=60".',
+)
+@click.option(
+    "--year",
+    type=int,
+    required=True,
+    help="The year the target is for (census "
+    "January, calendar year or financial year, as the metric is reported).",
+)
+@click.option(
+    "--confidence",
+    type=click.FloatRange(0, 1, min_open=True),
+    default=0.9,
+    show_default=True,
+    help="Share of replications that must meet the target.",
+)
+@click.option("--replications", type=click.IntRange(2, 100_000), default=40, show_default=True)
+@click.option("--seed", type=click.IntRange(0), default=20250101, show_default=True)
+@click.option("--start-year", type=int)
+@click.option(
+    "--years", type=click.IntRange(1, 50), help="Years to simulate [default: to the end of --year]."
+)
+@click.option("--max-level", type=float, help="Give up above this level.")
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Folder for sizing.csv and sizing.png [default: runs/<la>-size-<resource>].",
+)
+def size_cmd(
+    la: str,
+    data: Path | None,
+    scenario: str | None,
+    resource: str,
+    target_text: str,
+    year: int,
+    confidence: float,
+    replications: int,
+    seed: int,
+    start_year: int | None,
+    years: int | None,
+    max_level: float | None,
+    out: Path | None,
+) -> None:
+    """The smallest level of a resource (EP FTE, coordinators, panel slots, review officers,
+    special places) that meets a target in a year with the stated confidence."""
+    try:
+        target = Target.parse(target_text)
+        ds = load_dataset(data)
+        history = ds.la(la)
+        start = start_year or history.latest_census_year()
+        span = years or max(1, year - start + 1)
+        base, _ = estimate_parameters(ds, la, start, span)
+        if scenario:
+            base = apply_scenario(base, resolve_scenario(scenario))
+        result = size(base, resource, target, year, confidence, replications, seed, max_level)
+        out = out or Path("runs") / f"{_slug(history.la_name)}-size-{resource}"
+        write_sizing(out, result, history.la_name)
+    except (*USER_ERRORS, SizingError) as e:
+        raise click.ClickException(str(e)) from None
+    by_level = {p.level: p for p in result.points}
+    text = f"{target.metric} {target.op} {target.value:g} in {year}"
+    if result.answer is None:
+        best = max(result.points, key=lambda p: p.probability)
+        click.echo(
+            f"No level up to {best.level:g} {resource} meets {text} with probability "
+            f"{confidence:g} (best: {best.probability:.2f} at {best.level:g})."
+        )
+    else:
+        a = by_level[result.answer]
+        click.echo(
+            f"{resource} = {result.answer:g} meets {text} in {a.probability:.0%} of "
+            f"{replications} replications (95% interval {a.low:.0%}-{a.high:.0%}); "
+            f"annual cost GBP {a.annual_cost_gbp:,.0f}."
+        )
+        below = by_level.get(result.answer - RESOURCES[resource].step)
+        if below is not None:
+            click.echo(
+                f"  one step less ({below.level:g}): {below.probability:.0%} "
+                f"(95% interval {below.low:.0%}-{below.high:.0%})."
+            )
+    if not result.monotone:
+        click.echo(
+            "  warning: the probability fell somewhere as the level rose; check the "
+            "trade-off curve.",
+            err=True,
+        )
+    click.echo(f"Wrote {out / 'sizing.csv'} and {out / 'sizing.png'}")

@@ -1,0 +1,126 @@
+"""Capacity sizing (`sendsim size`): the smallest level that meets a target with the stated
+confidence, checked against a queue whose answer follows from Erlang C."""
+
+from __future__ import annotations
+
+import csv
+import itertools
+import math
+
+import pytest
+from click.testing import CliRunner
+from helpers import small_la
+from test_theory import EP_DAYS, ep_queue_params, mmc_wait
+
+from experiments.cli import main
+from experiments.sizing import RESOURCES, SizingError, Target, size, wilson
+
+CONFIDENCE = 0.9
+REPS = 20
+
+
+def test_sizing_finds_the_erlang_c_answer() -> None:
+    """Requests arrive at the rate 4 EPs would serve at 80% load. By Erlang C the mean wait
+    for an EP is 0.75 weeks with 4 EPs, 0.16 with 5 and 0.045 with 6, so a target of 0.35
+    weeks (between 5 and 4 EPs' waits, each a factor of two away) needs exactly 5 EPs."""
+    lam = 0.8 * 4 / EP_DAYS
+    waits = {c: mmc_wait(c, lam, 1 / EP_DAYS) / 7 for c in (4, 5, 6)}
+    target = math.sqrt(waits[4] * waits[5])
+    assert waits[5] < target / 2 and waits[4] > target * 2
+    params, _ = ep_queue_params(4, 0.8, years=4)
+    year = params.run.start_year + 3
+    result = size(
+        params.override({"assessment": {"ep_fte": 2.0}}),
+        "ep_fte",
+        Target("ep_wait_weeks_mean", "<=", target),
+        year,
+        CONFIDENCE,
+        REPS,
+        seed=5,
+    )
+    assert result.answer == 5
+    by_level = {p.level: p for p in result.points}
+    assert by_level[5].probability >= CONFIDENCE
+    assert by_level[4].probability < CONFIDENCE
+    assert result.monotone
+    # Probabilities never fall as the level rises (common random numbers).
+    levels = sorted(by_level)
+    assert all(
+        by_level[a].probability <= by_level[b].probability for a, b in itertools.pairwise(levels)
+    )
+
+
+def test_unreachable_target_gives_no_answer() -> None:
+    params = small_la({}, years=2)
+    result = size(
+        params,
+        "review_officers",
+        Target("reviews_overdue", "<", 0),
+        params.run.start_year + 2,
+        CONFIDENCE,
+        3,
+        seed=1,
+        max_level=8,
+    )
+    assert result.answer is None
+    assert all(p.probability == 0 for p in result.points)
+
+
+def test_target_parsing_and_errors() -> None:
+    t = Target.parse("pct_within_20wks_excl_exceptions>=60")
+    assert (t.metric, t.op, t.value) == ("pct_within_20wks_excl_exceptions", ">=", 60.0)
+    with pytest.raises(SizingError, match="must look like"):
+        Target.parse("timeliness is good")
+    params = small_la({}, years=1)
+    with pytest.raises(SizingError, match="unknown resource"):
+        size(params, "wizards", t, params.run.start_year, 0.9, 2, seed=1)
+    with pytest.raises(SizingError, match="unknown metric"):
+        size(params, "ep_fte", Target("happiness", ">=", 1), params.run.start_year, 0.9, 2, 1)
+    with pytest.raises(SizingError, match="no value for"):
+        size(params, "ep_fte", t, params.run.start_year + 5, 0.9, 2, seed=1)
+
+
+def test_wilson_interval_brackets_the_proportion() -> None:
+    lo, hi = wilson(18, 20)
+    assert lo < 0.9 < hi
+    assert lo >= 0 and hi <= 1
+    assert wilson(0, 10)[0] == 0.0
+    assert wilson(10, 10)[1] == pytest.approx(1.0)
+
+
+def test_size_command_writes_the_trade_off_curve(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    out = tmp_path / "size"
+    result = CliRunner().invoke(
+        main,
+        [
+            "size",
+            "--resource",
+            "special_places",
+            "--target",
+            "placement_waiting<=5",
+            "--year",
+            "2026",
+            "--confidence",
+            "0.5",
+            "--replications",
+            "3",
+            "--years",
+            "1",
+            "--out",
+            str(out),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "special_places =" in result.output or "No level" in result.output
+    with (out / "sizing.csv").open(encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    assert rows and all(0 <= float(r["probability_target_met"]) <= 1 for r in rows)
+    levels = [float(r["level"]) for r in rows]
+    assert levels == sorted(levels)
+    cost = RESOURCES["special_places"]
+    assert cost.whole
+    assert (out / "sizing.png").stat().st_size > 1000
+    bad = CliRunner().invoke(
+        main, ["size", "--resource", "ep_fte", "--target", "nonsense", "--year", "2026"]
+    )
+    assert bad.exit_code != 0 and "must look like" in bad.output
