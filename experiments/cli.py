@@ -27,6 +27,7 @@ from simulation.results import HEADLINE_METRICS
 
 from .compare import CompareError, write_comparison
 from .experiment import RunOutcome, finalise, new_spec, run_experiment
+from .report import ReportError, write_report
 from .runner import ExperimentError, default_jobs, make_executor
 from .sizing import RESOURCES, SizingError, Target, size, write_sizing
 from .store import RunStore, StoreError, check_destination
@@ -553,3 +554,20 @@ def size_cmd(
             err=True,
         )
     click.echo(f"Wrote {out / 'sizing.csv'} and {out / 'sizing.png'}")
+
+
+@main.command(name="report")
+@click.argument("run_dir", type=click.Path(path_type=Path, file_okay=False, exists=True))
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="The HTML file [default: RUN_DIR/report.html].",
+)
+def report_cmd(run_dir: Path, out: Path | None) -> None:
+    """One self-contained HTML report of a finished run, for a board paper (opens in any
+    browser, prints to PDF)."""
+    try:
+        path = write_report(run_dir, out or run_dir / "report.html")
+    except (*USER_ERRORS, ReportError) as e:
+        raise click.ClickException(str(e)) from None
+    click.echo(f"Wrote {path}")
