@@ -529,10 +529,12 @@ def size_cmd(
     by_level = {p.level: p for p in result.points}
     text = f"{target.metric} {target.op} {target.value:g} in {year}"
     if result.answer is None:
-        best = max(result.points, key=lambda p: p.probability)
+        best = max(result.points, key=lambda p: (p.probability, -p.level))
+        top = max(p.level for p in result.points)
         click.echo(
-            f"No level up to {best.level:g} {resource} meets {text} with probability "
-            f"{confidence:g} (best: {best.probability:.2f} at {best.level:g})."
+            f"No level up to {top:g} {resource} meets {text} with probability "
+            f"{confidence:g} (best: {best.probability:.2f} at {best.level:g}); another part "
+            "of the system may be the constraint."
         )
     else:
         a = by_level[result.answer]
