@@ -14,6 +14,17 @@ from typing import Any
 import click
 import numpy as np
 
+from calibration.backtest import (
+    BacktestError,
+    check_horizon,
+    check_origin,
+    eligible_las,
+    format_summary,
+    run_backtest,
+    summarise,
+    write_scores,
+    write_summary,
+)
 from calibration.defaults import estimate_parameters
 from calibration.la_data import DataError, Dataset, LAHistory, load_dataset
 from simulation.parameters import (
@@ -573,3 +584,73 @@ def report_cmd(run_dir: Path, out: Path | None) -> None:
     except (*USER_ERRORS, ReportError) as e:
         raise click.ClickException(str(e)) from None
     click.echo(f"Wrote {path}")
+
+
+@main.command(name="backtest")
+@click.option("--la", default=DEFAULT_LA, show_default=True, help="Name, GSS code or DfE number.")
+@click.option("--data", type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--origin", type=int, required=True, help="The January census forecast from.")
+@click.option("--horizon", type=click.IntRange(1, 50), required=True, help="Years scored.")
+@click.option("--replications", type=click.IntRange(1, 100_000), default=20, show_default=True)
+@click.option("--seed", type=click.IntRange(0), default=20250101, show_default=True)
+@click.option(
+    "--all-las",
+    is_flag=True,
+    help="Every LA with a census at the origin and published values after it (not --la).",
+)
+@click.option("--jobs", type=click.IntRange(1, 64), default=2, show_default=True)
+@click.option(
+    "--allow-unscored",
+    is_flag=True,
+    help="Forecast even where nothing is published after the origin (empty 'actual'); "
+    "for checking that forecasts use no later data.",
+)
+@click.option("--out", type=click.Path(path_type=Path, file_okay=False), required=True)
+def backtest_cmd(
+    la: str,
+    data: Path | None,
+    origin: int,
+    horizon: int,
+    replications: int,
+    seed: int,
+    all_las: bool,
+    jobs: int,
+    allow_unscored: bool,
+    out: Path,
+) -> None:
+    """Forecast from an earlier census with defaults estimated from the data as of then,
+    and score the forecasts (and two naive ones) against what was published after it."""
+    started = time.perf_counter()
+    try:
+        ds = load_dataset(data)
+        if all_las:
+            codes = eligible_las(ds, origin, horizon, require_actuals=not allow_unscored)
+            if not codes:
+                raise BacktestError(
+                    f"no LA in {ds.path} has a January {origin} census"
+                    + ("" if allow_unscored else f" and published values within {horizon} years")
+                )
+        else:
+            h = ds.la(la)
+            check_origin(h, origin)
+            codes = [h.la_code]
+        if not allow_unscored:
+            check_horizon((ds.la(c) for c in codes), origin, horizon)
+        rows, skipped = run_backtest(data, codes, origin, horizon, replications, seed, jobs)
+        if skipped and not all_las:
+            raise BacktestError(next(iter(skipped.values())))
+    except (DataError, ParameterError, BacktestError) as e:
+        raise click.ClickException(str(e)) from None
+    for code, reason in skipped.items():
+        click.echo(f"skipped {code}: {reason}", err=True)
+    out.mkdir(parents=True, exist_ok=True)
+    summary = summarise(rows)
+    write_scores(out / "backtest_scores.csv", rows)
+    write_summary(out / "backtest_summary.csv", summary)
+    click.echo(format_summary(summary))
+    n = len({r.la_code for r in rows})
+    click.echo(
+        f"{n} LA(s), origin January {origin}, horizon {horizon}, {replications} replications, "
+        f"{time.perf_counter() - started:.0f} s. Wrote {out / 'backtest_scores.csv'} and "
+        f"{out / 'backtest_summary.csv'}"
+    )
