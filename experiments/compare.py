@@ -21,9 +21,8 @@ import numpy as np
 from simulation.results import BETTER_WHEN_HIGHER, BETTER_WHEN_LOWER, HEADLINE_METRICS
 
 from .finance import Source, money_outputs
-from .outputs import fmt
+from .outputs import fmt, write_csv
 from .plots import difference_chart
-from .store import atomic_open
 
 COMPARE_HEADER = (
     "scenario",
@@ -154,11 +153,7 @@ def write_comparison(
     out = out or run_dir
     out.mkdir(parents=True, exist_ok=True)
     path = out / "compare.csv"
-    with atomic_open(path) as f:
-        w = csv.writer(f, lineterminator="\n")
-        w.writerow(COMPARE_HEADER)
-        for row in rows:
-            w.writerow((*row[:4], *(fmt(v) for v in row[4:])))
+    write_csv(path, COMPARE_HEADER, ((*row[:4], *(fmt(v) for v in row[4:])) for row in rows))
     money_outputs(out, table_source(table), list(table), _steps(run_dir), la_name, base)
     for metric in HEADLINE_METRICS:
         diffs: Mapping[str, np.ndarray] = {}

@@ -3,7 +3,6 @@ workbook), the unmitigated-against-mitigated table, and the savings waterfall.""
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,7 @@ import numpy as np
 
 from simulation.results import Results
 
-from .outputs import fmt, stack
+from .outputs import fmt, stack, write_csv
 from .store import atomic_open
 
 # (scenario, metric) -> (years, replications x years): read from Results in memory or from
@@ -97,11 +96,11 @@ def write_dsg_plan(folder: Path, source: Source, scenarios: Sequence[str]) -> No
                         float(np.percentile(col, 95)),
                     )
                 )
-    with atomic_open(folder / "dsg_management_plan.csv") as f:
-        w = csv.writer(f, lineterminator="\n")
-        w.writerow(("scenario", "financial_year", "line", "mean_gbp", "p5_gbp", "p95_gbp"))
-        for row in rows:
-            w.writerow((*row[:3], *(fmt(round(v)) for v in row[3:])))
+    write_csv(
+        folder / "dsg_management_plan.csv",
+        ("scenario", "financial_year", "line", "mean_gbp", "p5_gbp", "p95_gbp"),
+        ((*row[:3], *(fmt(round(v)) for v in row[3:])) for row in rows),
+    )
     _workbook(folder / "dsg_management_plan.xlsx", source, scenarios, rows)
 
 
@@ -203,11 +202,11 @@ def waterfall(source: Source, steps: Sequence[tuple[str, str]], base: str) -> li
 def write_waterfall(
     folder: Path, rows: list[tuple[Any, ...]], base: str, la_name: str, plan: str
 ) -> None:
-    with atomic_open(folder / f"waterfall_{plan}.csv") as f:
-        w = csv.writer(f, lineterminator="\n")
-        w.writerow(("lever", "scenario", "saving_gbp", "p5_gbp", "p95_gbp", "prob_saves"))
-        for row in rows:
-            w.writerow((*row[:2], *(fmt(round(v)) for v in row[2:5]), fmt(row[5])))
+    write_csv(
+        folder / f"waterfall_{plan}.csv",
+        ("lever", "scenario", "saving_gbp", "p5_gbp", "p95_gbp", "prob_saves"),
+        ((*row[:2], *(fmt(round(v)) for v in row[2:5]), fmt(row[5])) for row in rows),
+    )
     fig, ax = plt.subplots(figsize=(8, 4.5), dpi=110)
     bottom = 0.0
     for k, (_lever, _, mean, p5, p95, _) in enumerate(rows):
@@ -236,23 +235,21 @@ def write_waterfall(
 
 
 def write_mitigation(folder: Path, rows: list[tuple[Any, ...]]) -> None:
-    with atomic_open(folder / "mitigated.csv") as f:
-        w = csv.writer(f, lineterminator="\n")
-        w.writerow(
-            (
-                "scenario",
-                "against",
-                "metric",
-                "year",
-                "unmitigated_mean",
-                "mitigated_mean",
-                "difference_mean",
-                "difference_p5",
-                "difference_p95",
-            )
-        )
-        for row in rows:
-            w.writerow((*row[:4], *(fmt(v) for v in row[4:])))
+    write_csv(
+        folder / "mitigated.csv",
+        (
+            "scenario",
+            "against",
+            "metric",
+            "year",
+            "unmitigated_mean",
+            "mitigated_mean",
+            "difference_mean",
+            "difference_p5",
+            "difference_p95",
+        ),
+        ((*row[:4], *(fmt(v) for v in row[4:])) for row in rows),
+    )
 
 
 def money_outputs(

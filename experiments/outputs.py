@@ -6,7 +6,7 @@ import csv
 import hashlib
 import math
 import subprocess
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
 
@@ -89,32 +89,34 @@ def write_summary(f: IO[str], rows: list[tuple[Any, ...]]) -> None:
         w.writerow((*row[:3], *(fmt(v) for v in row[3:])))
 
 
+def write_csv(path: Path, header: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+    """A CSV table written whole or not at all; numbers already formatted by the caller."""
+    from .store import atomic_open
+
+    with atomic_open(path) as f:
+        w = csv.writer(f, lineterminator="\n")
+        w.writerow(header)
+        w.writerows(rows)
+
+
+def _git(*args: str, cwd: Path) -> str | None:
+    out = subprocess.run(
+        ["git", *args], cwd=cwd, capture_output=True, text=True, timeout=5, check=False
+    )
+    return out.stdout.strip() or None if out.returncode == 0 else None
+
+
 def git_commit() -> str | None:
     """The commit of the sendsim source tree, when sendsim runs from a git checkout of its
     own (not when installed somewhere inside another repository)."""
     source = Path(__file__).resolve().parents[1]
     try:
-        top = subprocess.run(
-            ["git", "rev-parse", "--show-toplevel"],
-            cwd=source,
-            capture_output=True,
-            text=True,
-            timeout=5,
-            check=False,
-        )
-        if top.returncode != 0 or Path(top.stdout.strip()).resolve() != source:
+        top = _git("rev-parse", "--show-toplevel", cwd=source)
+        if top is None or Path(top).resolve() != source:
             return None
-        out = subprocess.run(
-            ["git", "rev-parse", "HEAD"],
-            cwd=source,
-            capture_output=True,
-            text=True,
-            timeout=5,
-            check=False,
-        )
+        return _git("rev-parse", "HEAD", cwd=source)
     except (OSError, subprocess.SubprocessError):
         return None
-    return (out.stdout.strip() or None) if out.returncode == 0 else None
 
 
 def sha256(path: Path) -> str:

@@ -10,7 +10,6 @@ rises (a monotone response is what makes bisection valid).
 
 from __future__ import annotations
 
-import csv
 import itertools
 import math
 import operator
@@ -231,35 +230,34 @@ def write_sizing(folder: Path, result: Sizing, la_name: str) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from .outputs import fmt
+    from .outputs import fmt, write_csv
     from .store import atomic_open
 
     folder.mkdir(parents=True, exist_ok=True)
-    with atomic_open(folder / "sizing.csv") as f:
-        w = csv.writer(f, lineterminator="\n")
-        w.writerow(
+    write_csv(
+        folder / "sizing.csv",
+        (
+            "resource",
+            "level",
+            "probability_target_met",
+            "p_low95",
+            "p_high95",
+            "mean_metric",
+            "annual_cost_gbp",
+        ),
+        (
             (
-                "resource",
-                "level",
-                "probability_target_met",
-                "p_low95",
-                "p_high95",
-                "mean_metric",
-                "annual_cost_gbp",
+                result.resource,
+                fmt(p.level),
+                fmt(p.probability),
+                fmt(p.low),
+                fmt(p.high),
+                fmt(p.mean),
+                fmt(round(p.annual_cost_gbp)),
             )
-        )
-        for p in result.points:
-            w.writerow(
-                (
-                    result.resource,
-                    fmt(p.level),
-                    fmt(p.probability),
-                    fmt(p.low),
-                    fmt(p.high),
-                    fmt(p.mean),
-                    fmt(round(p.annual_cost_gbp)),
-                )
-            )
+            for p in result.points
+        ),
+    )
     fig, ax = plt.subplots(figsize=(8, 4.5), dpi=110)
     levels = [p.level for p in result.points]
     ax.errorbar(
