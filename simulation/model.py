@@ -130,16 +130,7 @@ class WeeklyStream:
 # Streams read in weekly blocks (counter = week): the pool's dynamics, repeat requests from
 # children back on SEN support, direct requests, and every random fortune of a request.
 # A week's first-time requests then draw the same numbers whatever earlier weeks drew.
-CASE_STREAMS = (
-    "need",
-    "panel",
-    "tribunal",
-    "ep_advice",
-    "other_advice",
-    "issue",
-    "drafting",
-    "placement",
-)
+CASE_STREAMS = ("uniforms", "tribunal", "ep_advice", "other_advice", "drafting")
 WEEKLY_STREAMS = ("sen_support", "returned", "requests_direct", "exits_september", *CASE_STREAMS)
 INITIAL_WEEKS = (1 << 40, (1 << 40) + 1)  # blocks for the cases under way at the start
 
@@ -658,18 +649,21 @@ class SendSystem:
         n = len(ages)
         a, pw = self.p.assessment, self.p.plan
         r = {name: self._weekly(name, week) for name in CASE_STREAMS}
-        need = np.searchsorted(np.cumsum(self._need_p), r["need"].random(n), side="right")
-        panel_u = r["panel"].random((n, 3))
+        # The uniform draws (need, refusal, appeal, tribunal outcome, not issued, exception,
+        # placement, inclusion) come as one block: a fixed 8 numbers a case.
+        u = r["uniforms"].random((n, 8))
+        need = np.searchsorted(np.cumsum(self._need_p), u[:, 0], side="right")
+        panel_u = u[:, 1:4]
         tribunal = gamma(r["tribunal"], self.p.panel.tribunal_days, 0.5, n)
         ep = gamma(r["ep_advice"], a.ep_days_per_advice, a.ep_work_cv, n)
         other = np.maximum(
             gamma(r["other_advice"], a.health_advice_days, a.advice_cv, n),
             gamma(r["other_advice"], a.social_care_advice_days, a.advice_cv, n),
         )
-        issue_u = r["issue"].random((n, 2))
+        issue_u = u[:, 4:6]
         draft = gamma(r["drafting"], pw.draft_days, pw.draft_cv, n)
         finalise = gamma(r["drafting"], pw.finalise_days, pw.draft_cv, n)
-        place_u = r["placement"].random((n, 2))
+        place_u = u[:, 6:8]
         order = np.argsort(days, kind="stable")
         exception = (issue_u[:, 1] < a.p_exception)[order].tolist()
         comment = (pw.comment_days + finalise)[order].tolist()
@@ -749,25 +743,31 @@ class SendSystem:
         the oldest requests first, up to its slots; the rest wait for the next sitting."""
         now = self.env.now
         slots = self.p.panel.slots_per_sitting
-        decided = within_6wks = 0
+        decided = within_6wks = agreed = 0
         while self.panel_queue and slots > 0 and self.panel_queue[0].request_day <= now:
             case = self.panel_queue.popleft()
             within_6wks += now - case.request_day <= SIX_WEEKS
-            self._decide(case, now, counted=True)
+            agreed += self._decide(case, now, counted=True)
             decided += 1
             slots -= 1
+        # One sitting, one day: its decisions are counted together.
         self._count("requests_decided", now, decided)
         self._count("requests_decided_within_6wks", now, within_6wks)
+        self._count("requests_agreed", now, agreed)
+        self._count("requests_refused", now, decided - agreed)
 
-    def _decide(self, case: Case, day: float, counted: bool = False) -> None:
+    def _decide(self, case: Case, day: float, counted: bool = False) -> bool:
+        """Agree to assess or refuse (True if agreed); `counted` when the caller counts."""
         pn = self.p.panel
         if not counted:
             self._count("requests_decided", day)
             if day - case.request_day <= SIX_WEEKS:
                 self._count("requests_decided_within_6wks", day)
         if case.u_refuse < pn.p_refuse:
-            self._count("requests_refused", day)
-            self._event(case.id, "refused")
+            if not counted:
+                self._count("requests_refused", day)
+            if self.log is not None:
+                self._event(case.id, "refused")
             p_appeal = pn.p_refusal_appealed
             for lever, r in self._active(DecisionQuality, day):
                 p_appeal *= 1.0 - lever.appeal_reduction * r
@@ -777,9 +777,11 @@ class SendSystem:
                 self._after(day - self.env.now + case.tribunal_days, partial(self._tribunal, case))
             else:
                 self._return_to_sen_support(case)
-            return
-        self._count("requests_agreed", day)
+            return False
+        if not counted:
+            self._count("requests_agreed", day)
         self._start_assessment(case, day)
+        return True
 
     def _tribunal(self, case: Case, _ev: object = None) -> None:
         """First-tier Tribunal decides an appeal against a refusal to assess. An upheld
@@ -809,11 +811,13 @@ class SendSystem:
             self._after(decision_day - now, partial(self._start_assessment, case, decision_day))
             return
         self._open(case, now)
-        self._event(case.id, "assessment_started")
+        if self.log is not None:
+            self._event(case.id, "assessment_started")
         ep_done = self.ep_team.assign(case.ep_work)
         if ep_done == math.inf:
             return  # no EP capacity: the assessment never completes
-        self._event(case.id, "ep_advice", ep_done)
+        if self.log is not None:
+            self._event(case.id, "ep_advice", ep_done)
         all_in = max(ep_done, decision_day + case.other_advice_days)
         # The decision day is known now; decisions are taken in day order at the next
         # calendar tick (at most a week later) rather than each costing an event. Nothing
@@ -848,7 +852,8 @@ class SendSystem:
         drafted = self.coordinators.assign(case.draft_work, arrival=day)
         if drafted == math.inf:
             return  # no coordinators: the draft is never written
-        self._event(case.id, "draft_plan", drafted)
+        if self.log is not None:
+            self._event(case.id, "draft_plan", drafted)
         self._after(drafted + case.comment_days - self.env.now, partial(self._final_plan, case))
 
     def _final_plan(self, case: Case, _ev: object = None) -> None:
@@ -877,7 +882,8 @@ class SendSystem:
         else:
             i = self._new_plan(age, case.need, HOLDING_GROUP[age], now + self._review_interval(age))
             self._place(i, target)
-        self._event(i, "plan_issued")
+        if self.log is not None:
+            self._event(i, "plan_issued")
 
     def _open(self, case: Case, day: float) -> None:
         self.open_assessments += 1
