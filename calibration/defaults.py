@@ -140,7 +140,7 @@ def _bands_at(h: LAHistory, year: int) -> np.ndarray | None:
 
 def _nearest(h: LAHistory, year: int, getter: object) -> tuple[np.ndarray, int] | None:
     fn = getter  # a callable (h, year) -> array | None
-    for d in (0, -1, 1, -2, 2, -3, -4, -5):
+    for d in (0, -1, -2, -3, -4, -5):  # never a later census than the start
         v = fn(h, year + d)  # type: ignore[operator]
         if v is not None and v.sum() > 0:
             return v, year + d
@@ -228,12 +228,8 @@ def _ceasing(
         for r in (*CEASE_REASONS, "not_rec")  # SEN2's 'not_rec' goes with 'other' below
     }
     note = f"{h.la_name} ceased plans by reason, mean of up to {RECENT_YEARS} years to {until}"
-    if all(v is None for v in counts.values()) and england is not None:
-        counts = {r: _mean_recent(england.series(f"ceased_{r}"), until + 5) for r in counts}
-        eng_stock = england.get("ehcp_total_jan", max(england.census["ehcp_total_jan"]))
-        scale = stock_by_band.sum() / eng_stock if eng_stock else 0.0
-        counts = {r: (v or 0.0) * scale for r, v in counts.items()}
-        note = "England ceased-plan rates (the LA publishes none up to the start year)"
+    if all(v is None for v in counts.values()):
+        counts, note = _discontinued(h, until, england, stock_by_band)
     c = {r: float(v or 0.0) for r, v in counts.items()}
     c["other"] += c.pop("not_rec")
     stock = np.maximum(stock_by_band, 1e-9)
@@ -278,6 +274,39 @@ def _leaving_shape() -> np.ndarray:
     return shape
 
 
+def _discontinued(
+    h: LAHistory, until: int, england: LAHistory | None, stock_by_band: np.ndarray
+) -> tuple[dict[str, float | None], str]:
+    """Before person-level SEN2 (ceased plans by reason from 2022), the aggregate return's
+    discontinued plans (2015-2021) stand in: transfers to another LA, needs met, left
+    education (all counted as no longer engaging: the return does not split it) and other.
+    The LA's own where published up to `until`, else England's scaled to the LA's caseload."""
+    mapping = {
+        "transfer": "discontinued_transfer_other_la",
+        "needs_met": "discontinued_needs_met",
+        "no_longer_engaging": "discontinued_left_education",
+        "other": "discontinued_other",
+    }
+    for src in (h, england):
+        if src is None:
+            continue
+        counts: dict[str, float | None] = {
+            r: _mean_recent(src.series(m), until) for r, m in mapping.items()
+        }
+        if any(v is not None for v in counts.values()):
+            scale = 1.0
+            if src is not h:
+                eng_total = _mean_recent(src.series("ehcp_total_jan"), until + 1)
+                scale = stock_by_band.sum() / eng_total if eng_total else 0.0
+            out: dict[str, float | None] = {r: 0.0 for r in (*CEASE_REASONS, "not_rec")}
+            out.update({r: (v or 0.0) * scale for r, v in counts.items()})
+            return out, (
+                f"{src.la_name} SEN2 discontinued plans to {until} (before ceased "
+                "plans by reason were published)"
+            )
+    return {r: None for r in (*CEASE_REASONS, "not_rec")}, "no ceased or discontinued plans"
+
+
 @dataclass(frozen=True)
 class Ceasing:
     hazards: dict[str, tuple[float, ...]]
@@ -303,17 +332,21 @@ def _step_rates(h: LAHistory, england: LAHistory | None, until: int) -> tuple[fl
             y: v + src.series("caseload_special_independent_nm").get(y, 0.0)
             for y, v in src.series("caseload_special_state").items()
         }
-        # Transfers are published to 2021 only, so a later start uses the last years
-        # published (there are none after).
-        p_up = _ratio_recent(up, main, max(until, 2021))
-        p_down = _ratio_recent(down, special, max(until, 2021))
+        # Transfers are published to 2021 only: a later start uses the last published.
+        p_up = _ratio_recent(up, main, until)
+        p_down = _ratio_recent(down, special, until)
         if p_up is not None and p_down is not None:
             return (
                 min(p_up, 0.5),
                 min(p_down, 0.5),
                 f"{src.la_name} SEN2 transfers mainstream<->special per plan-year, 2019-2021",
             )
-    raise DataError(f"{h.la_name}: no SEN2 transfers between mainstream and special schools")
+    base = Parameters().review
+    return (
+        base.p_step_up,
+        base.p_step_down,
+        f"no SEN2 transfers up to {until}: the parameter's default (*assumption*)",
+    )
 
 
 def _independent_share(caseload: dict[str, tuple[float, ...]]) -> float:
@@ -423,7 +456,7 @@ def estimate_parameters(
     p_appealed = _ratio_recent(with_tribunal, refused, last)
     if p_appealed is None and england is not None:
         p_appealed = _ratio_recent(
-            england.series("requests_with_tribunal"), england.series("requests_refused"), last + 5
+            england.series("requests_with_tribunal"), england.series("requests_refused"), last
         )
     not_issued, issued = flow("assessments_not_issued"), flow("assessments_plan_issued")
     p_not_issue = (
@@ -497,26 +530,23 @@ def estimate_parameters(
     stock_by_band = np.array([sum(v[b] for v in caseload.values()) for b in range(len(BAND_NAMES))])
     ceasing = _ceasing(h, last, stock_by_band, england)
     note("exits.hazard_by_band", "", ceasing.note)
-    note(
-        "phase_transfer.p_cease_at_19",
-        round(ceasing.p_cease_at_19, 3),
-        "fall in the caseload per year of age from 16-19 to 20-25, capped by the leavers",
-    )
     moves_in, moves_note = _moves_in(h, last)
     note("exits.moves_in_per_year", round(moves_in, 1), moves_note)
 
     # Reviews.
-    ar_src = h if h.series("ar_outcome_amend") or england is None else england
-    ar_year = max(ar_src.series("ar_outcome_amend") or {0: 0.0})
+    # Annual review outcomes (published from 2024), the LA's or England's, up to the start.
+    ar_src = h
+    if not _recent(h.series("ar_outcome_amend"), last) and england is not None:
+        ar_src = england
+    ar_years = [y for y in ar_src.series("ar_outcome_amend") if y <= last]
+    ar_year = max(ar_years, default=0)
     amend = ar_src.get("ar_outcome_amend", ar_year) or 0.0
     maintain = ar_src.get("ar_outcome_maintain", ar_year) or 0.0
     ar_total = amend + maintain + (ar_src.get("ar_outcome_cease", ar_year) or 0.0)
     p_amend = amend / ar_total if ar_total else base.review.p_amend
     step_up, step_down, step_note = _step_rates(h, england, last)
     note("review.p_step_up", round(step_up, 4), step_note)
-    held = _ratio_recent(
-        h.series("ar_meeting_held_total"), h.series("ar_review_expected"), last + 1
-    )
+    held = _ratio_recent(h.series("ar_meeting_held_total"), h.series("ar_review_expected"), last)
     held = held if held is not None else 1.0
     reviews_per_week = la_total * held / 52.18
     officers = reviews_per_week / base.review.reviews_per_officer_per_week
