@@ -8,7 +8,9 @@ that the flows of calendar year y reconcile exactly with the stocks of January y
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 DAYS_PER_YEAR = 365.25
@@ -70,3 +72,21 @@ class Calendar:
     def year_starts(self) -> list[float]:
         """Model day of 1 January for each flow year plus the final census."""
         return [self.january(y) for y in self.census_years]
+
+
+def add_interval(
+    totals: list[float], starts: Sequence[float], a: float, b: float, weight: float = 1.0
+) -> None:
+    """Add weight x the days of [a, b) to per-period totals, where period k runs from
+    starts[k] to starts[k + 1] (calendar or financial years); days outside are dropped."""
+    last = min(len(totals), len(starts) - 1)
+    k = bisect.bisect_right(starts, a) - 1
+    if 0 <= k < last and b <= starts[k + 1]:  # the usual case: within one period
+        if b > a:
+            totals[k] += (b - a) * weight
+        return
+    while a < b and k < last:
+        end = min(b, starts[k + 1])
+        if k >= 0:
+            totals[k] += (end - a) * weight
+        a, k = end, k + 1

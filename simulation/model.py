@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import simpy
 
-from .calendar import DAYS_PER_YEAR, SIX_WEEKS, TWENTY_WEEKS, WEEK, Calendar
+from .calendar import DAYS_PER_YEAR, SIX_WEEKS, TWENTY_WEEKS, WEEK, Calendar, add_interval
 from .levers import (
     AssessmentCapacity,
     DecisionQuality,
@@ -268,7 +268,7 @@ class SendSystem:
         first = params.run.start_year - 1
         self.fy_years = list(range(first, params.run.start_year + params.run.years + 1))
         self.fy_starts = [self.cal.day(dt.date(y, 4, 1)) for y in self.fy_years]
-        self.plan_days = [[0.0] * len(PLACEMENT_GROUPS) for _ in self.fy_years]
+        self.plan_days = [[0.0] * len(self.fy_years) for _ in PLACEMENT_GROUPS]  # group, year
         self.fte_days = {
             k: [0.0] * len(self.fy_years)
             for k in ("ep", "ep_locum", "coordinator", "review_officer")
@@ -377,16 +377,6 @@ class SendSystem:
             fte["coordinator"] += lever.coordinator_fte * r
         return fte
 
-    def _fy_add(self, series: list[float], a: float, b: float, rate: float = 1.0) -> None:
-        """Add rate x the days of [a, b) to per-financial-year totals."""
-        starts = self.fy_starts
-        y = bisect.bisect_right(starts, a) - 1
-        while a < b and y < len(series) - 1:
-            end = min(b, starts[y + 1])
-            if y >= 0:
-                series[y] += (end - a) * rate
-            a, y = end, y + 1
-
     def _fy_count(self, name: str, day: float) -> None:
         y = bisect.bisect_right(self.fy_starts, day) - 1
         if 0 <= y < len(self.fy_starts):
@@ -394,16 +384,7 @@ class SendSystem:
 
     def _accrue(self, group: int, a: float, b: float) -> None:
         """A plan's days in a setting, from a to b, into plan-days by financial year."""
-        starts = self.fy_starts
-        y = bisect.bisect_right(starts, a) - 1
-        if 0 <= y < len(starts) - 1 and b <= starts[y + 1]:  # the usual case: one year
-            self.plan_days[y][group] += b - a
-            return
-        while a < b and y < len(starts) - 1:
-            end = min(b, starts[y + 1])
-            if y >= 0:
-                self.plan_days[y][group] += end - a
-            a, y = end, y + 1
+        add_interval(self.plan_days[group], self.fy_starts, a, b)
 
     def _apply_levers(self, t: float) -> None:
         """Weekly: staff in post (costed by the day) and places opened by levers."""
@@ -424,7 +405,7 @@ class SendSystem:
 
     def _accrue_staff(self, t: float) -> None:
         for k, v in self._fte_now.items():
-            self._fy_add(self.fte_days[k], self._fte_since, t, v)
+            add_interval(self.fte_days[k], self.fy_starts, self._fte_since, t, v)
         self._fte_now, self._fte_since = self._staff_fte(t), t
 
     # --- the caseload ------------------------------------------------------------------
@@ -511,9 +492,6 @@ class SendSystem:
             self.waiting[target].append(i)
             self._count("placement_waits_started", self.env.now)
             self._event(i, "placement_wait")
-
-    def _holding_group(self, age: int) -> int:
-        return HOLDING_GROUP[age]
 
     def _offer_places(self, group: int) -> None:
         queue = self.waiting[group]
@@ -893,17 +871,7 @@ class SendSystem:
         """An assessment ends (plan or no plan): its open interval goes into the yearly
         areas of open assessments (for Little's law)."""
         self.open_assessments -= 1
-        self._add_interval(self.open_area, self.open_since.pop(case.id), day)
-
-    def _add_interval(self, area: list[float], a: float, b: float) -> None:
-        """Add [a, b) to per-calendar-year totals."""
-        starts = self.year_starts
-        y = bisect.bisect_right(starts, a) - 1
-        while a < b and y < self.n_years:
-            end = min(b, starts[y + 1])
-            if y >= 0:
-                area[y] += end - a
-            a, y = end, y + 1
+        add_interval(self.open_area, self.year_starts, self.open_since.pop(case.id), day)
 
     # --- reviews, phase transfer, exits, moves in -------------------------------------
 
@@ -980,14 +948,14 @@ class SendSystem:
         if self.waiting_for[i] != NOT_WAITING:
             if self.waiting_for[i] == target:
                 if PLACEMENT_GROUPS[int(self.group[i])] not in allowed:
-                    self._move(i, self._holding_group(age))
+                    self._move(i, HOLDING_GROUP[age])
                 return
             self._end_wait(i)
         if self.group[i] == target:
             return
         full = target in self.places and self.occupancy[target] >= self.places[target]
         if full and self.p.placement.overflow == "wait":
-            self._move(i, self._holding_group(age))
+            self._move(i, HOLDING_GROUP[age])
         self._place(i, target)
 
     def _september(self) -> None:
@@ -1093,7 +1061,7 @@ class SendSystem:
         age = self._age_now(age, now)
         self._count("plans_transferred_in", now)
         target = self._draw_group(age, need, u_place)
-        i = self._new_plan(age, need, self._holding_group(age), now + self._review_interval(age))
+        i = self._new_plan(age, need, HOLDING_GROUP[age], now + self._review_interval(age))
         self._place(i, target)
         self._event(i, "transferred_in")
 
@@ -1260,7 +1228,7 @@ class SendSystem:
             overlap = np.clip(hi - np.maximum(since, lo), 0.0, None)
             by_group = np.bincount(groups, weights=overlap, minlength=len(PLACEMENT_GROUPS))
             for g in range(len(PLACEMENT_GROUPS)):
-                self.plan_days[k][g] += float(by_group[g])
+                self.plan_days[g][k] += float(by_group[g])
         self._accrue_staff(horizon)
         full = [
             k
@@ -1272,7 +1240,9 @@ class SendSystem:
         years = tuple(self.fy_years[k] for k in full)
         c, fd = self.p.costs, self.p.funding
         price = np.array([(1 + c.inflation) ** (y - c.price_base_year) for y in years])
-        days = np.array([self.plan_days[k] for k in full]).reshape(len(full), len(PLACEMENT_GROUPS))
+        days = np.array([[row[k] for row in self.plan_days] for k in full]).reshape(
+            len(full), len(PLACEMENT_GROUPS)
+        )
         f: dict[str, np.ndarray] = {}
         placements = np.zeros(len(full))
         transport = np.zeros(len(full))
@@ -1306,7 +1276,7 @@ class SendSystem:
         lever_cost = np.zeros(len(full))
         for lever, start, _ in self.levers:
             active = [0.0] * len(self.fy_years)
-            self._fy_add(active, max(start, 0.0), horizon)
+            add_interval(active, self.fy_starts, max(start, 0.0), horizon)
             lever_cost = (
                 lever_cost
                 + np.array([active[k] for k in full])
@@ -1339,7 +1309,7 @@ class SendSystem:
 
     def _results(self) -> Results:
         for since in self.open_since.values():  # still open at the end
-            self._add_interval(self.open_area, since, self.cal.horizon)
+            add_interval(self.open_area, self.year_starts, since, self.cal.horizon)
         financial_years, finance = self._finance()
         f: dict[str, np.ndarray] = {m: np.array(v) for m, v in self.flows.items()}
         with np.errstate(invalid="ignore", divide="ignore"):

@@ -21,6 +21,8 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import simpy
 
+from .calendar import add_interval
+
 
 class Team:
     """`fte` of staff working as ceil(fte) parallel advisers at speed fte/ceil(fte) each,
@@ -59,10 +61,7 @@ class Team:
             self.wait_total[y] += start - now
         if start > now:
             self._add(self.queue_area, now, start)
-        if 0 <= y < len(self.starts) and end < self._year_starts[y + 1]:
-            self.busy_area[y] += end - start  # the usual case: within one year
-        else:
-            self._add(self.busy_area, start, end)
+        self._add(self.busy_area, start, end)
         return end
 
     def set_fte(self, fte: float) -> None:
@@ -90,14 +89,7 @@ class Team:
             self.env.timeout(end - self.env.now).callbacks.append(lambda _ev: then())
 
     def _add(self, area: list[float], a: float, b: float, weight: float = 1.0) -> None:
-        """Add weight x the interval [a, b) to `area`, split across calendar years."""
-        starts = self._year_starts
-        y = bisect.bisect_right(starts, a) - 1
-        while a < b and y < len(area):
-            end = min(b, starts[y + 1])
-            if y >= 0:
-                area[y] += (end - a) * weight
-            a, y = end, y + 1
+        add_interval(area, self._year_starts, a, b, weight)
 
     def utilisation(self) -> np.ndarray:
         """Busy adviser-days over available adviser-days, by year (0 with no advisers)."""
