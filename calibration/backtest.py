@@ -1,11 +1,13 @@
-"""Back-test of the default parameters: forecast from an earlier census, score against what
-was published after it.
+"""Back-test of the calibration: forecast from an earlier census, score against what was
+published after it.
 
-For each LA the defaults are estimated from the data as of the origin census
-(:func:`calibration.defaults.estimate_parameters` with ``start_year=origin``: flows up to
-``origin - 1`` and the January census of ``origin``), the model is run for ``horizon`` years
-and each scored metric is compared with the published value ``h`` years on (a census metric
-at January ``origin + h``, a flow in calendar year ``origin + h - 1``). Two naive forecasts
+For each LA the model is calibrated on the data as of the origin census
+(:func:`calibration.calibrate.calibrate` with ``until=origin``: flows up to ``origin - 1``
+and the January census of ``origin``, nothing published later), the model is run for
+``horizon`` years, each replication drawing its parameters from the calibration's
+uncertainty, and each scored metric is compared with the published value ``h`` years on (a
+census metric at January ``origin + h``, a flow in calendar year ``origin + h - 1``). Two
+naive forecasts
 are scored the same way: the last published value carried forward, and a log-linear trend of
 the last five published years.
 
@@ -34,7 +36,8 @@ import numpy as np
 from simulation.model import run_replication
 from simulation.parameters import ParameterError
 
-from .defaults import estimate_parameters
+from .breaks import clean_history
+from .calibrate import calibrate
 from .la_data import DataError, Dataset, LAHistory, load_dataset
 
 __all__ = [
@@ -239,14 +242,32 @@ def _quantiles(values: np.ndarray) -> tuple[float, ...] | None:
 
 
 def score_la(
-    ds: Dataset, la: str, origin: int, horizon: int, replications: int, seed: int
+    ds: Dataset,
+    la: str,
+    origin: int,
+    horizon: int,
+    replications: int,
+    seed: int,
+    fit: bool = True,
+    parameter_uncertainty: bool = True,
 ) -> list[ScoreRow]:
-    """Estimate ``la``'s defaults as of the origin, simulate and score every metric and
-    horizon (rows metric-major, then horizon)."""
-    h = ds.la(la)
-    check_origin(h, origin)
-    params, _ = estimate_parameters(ds, h.la_code, start_year=origin, years=horizon)
-    runs = [run_replication(params, s) for s in np.random.SeedSequence(seed).spawn(replications)]
+    """Calibrate ``la`` on the data as of the origin (fitting team capacity by simulation
+    unless ``fit`` is False), simulate (each replication drawing its parameters when
+    ``parameter_uncertainty``) and score every metric and horizon (rows metric-major, then
+    horizon) against the published values, read as the estimates read them (DfE's
+    corrections applied, flagged values left out)."""
+    raw = ds.la(la)
+    check_origin(raw, origin)
+    h, _ = clean_history(raw)
+    cal = calibrate(ds, raw.la_code, until=origin, years=horizon, fit=fit, seed=seed)
+    seeds = np.random.SeedSequence(seed).spawn(replications)
+    runs = [
+        run_replication(
+            cal.uncertainty.draw_and_apply(cal.params, s) if parameter_uncertainty else cal.params,
+            s,
+        )
+        for s in seeds
+    ]
     rows: list[ScoreRow] = []
     for metric in METRICS:
         series = h.series(metric)
@@ -289,11 +310,15 @@ def _dataset(path: str | None) -> Dataset:
     return load_dataset(path)
 
 
-def _task(args: tuple[str | None, str, int, int, int, int]) -> tuple[str, list[ScoreRow] | str]:
+def _task(
+    args: tuple[str | None, str, int, int, int, int, bool, bool],
+) -> tuple[str, list[ScoreRow] | str]:
     """One LA in a worker: its rows, or the one-line reason it was skipped."""
-    path, code, origin, horizon, replications, seed = args
+    path, code, origin, horizon, replications, seed, fit, uncertain = args
     try:
-        return code, score_la(_dataset(path), code, origin, horizon, replications, seed)
+        return code, score_la(
+            _dataset(path), code, origin, horizon, replications, seed, fit, uncertain
+        )
     except (DataError, ParameterError, BacktestError) as e:
         return code, str(e)
 
@@ -307,13 +332,18 @@ def run_backtest(
     seed: int = DEFAULT_SEED,
     jobs: int = 1,
     on_done: Callable[[str, str | None], None] | None = None,
+    fit: bool = True,
+    parameter_uncertainty: bool = True,
 ) -> tuple[list[ScoreRow], dict[str, str]]:
     """Back-test each LA (GSS codes) from the data file (None: the bundled data), over
     ``jobs`` processes (a forkserver pool when more than one). Returns the score rows in
     the order of ``las`` and the LAs skipped (code -> reason). ``on_done(code, reason)`` is
     called as each LA finishes."""
     path = None if data is None else str(data)
-    work = [(path, code, origin, horizon, replications, seed) for code in las]
+    work = [
+        (path, code, origin, horizon, replications, seed, fit, parameter_uncertainty)
+        for code in las
+    ]
     results: dict[str, list[ScoreRow] | str] = {}
     if jobs <= 1 or len(work) <= 1:
         outcomes: Iterable[tuple[str, list[ScoreRow] | str]] = map(_task, work)

@@ -28,6 +28,7 @@ from simulation.vocabulary import (
     PLACEMENT_GROUPS,
 )
 
+from .breaks import clean_history
 from .la_data import (
     DataError,
     Dataset,
@@ -138,24 +139,33 @@ def _bands_at(h: LAHistory, year: int) -> np.ndarray | None:
     return np.array([float(v or 0.0) for v in vals])
 
 
-def _nearest(h: LAHistory, year: int, getter: object) -> tuple[np.ndarray, int] | None:
+def _nearest(
+    h: LAHistory, year: int, getter: object, latest: int | None = None
+) -> tuple[np.ndarray, int] | None:
+    """The nearest census to `year` with values, never later than `latest` (default: the
+    year itself, so a forecast never reads a later census)."""
     fn = getter  # a callable (h, year) -> array | None
-    for d in (0, -1, -2, -3, -4, -5):  # never a later census than the start
+    latest = year if latest is None else latest
+    for d in (0, -1, 1, -2, 2, -3, 3, -4, 4, -5, 5):
+        if year + d > latest:
+            continue
         v = fn(h, year + d)  # type: ignore[operator]
         if v is not None and v.sum() > 0:
             return v, year + d
     return None
 
 
-def initial_caseload(h: LAHistory, year: int) -> tuple[dict[str, tuple[float, ...]], str]:
+def initial_caseload(
+    h: LAHistory, year: int, latest: int | None = None
+) -> tuple[dict[str, tuple[float, ...]], str]:
     """Plans at the start census by group and age band: an IPF of the published placement
-    and age margins (taken from the nearest census that has them, rescaled to the year's
-    total) over the settings that exist at each age."""
+    and age margins (taken from the nearest census that has them, no later than `latest`,
+    rescaled to the year's total) over the settings that exist at each age."""
     total = h.get("ehcp_total_jan", year)
     if total is None:
         raise DataError(f"{h.la_name}: no ehcp_total_jan for January {year}")
-    groups = _nearest(h, year, _groups_at)
-    bands = _nearest(h, year, _bands_at)
+    groups = _nearest(h, year, _groups_at, latest)
+    bands = _nearest(h, year, _bands_at, latest)
     if groups is None or bands is None:
         raise DataError(f"{h.la_name}: no caseload by placement and age near January {year}")
     g, gy = groups
@@ -174,11 +184,13 @@ def initial_caseload(h: LAHistory, year: int) -> tuple[dict[str, tuple[float, ..
     )
 
 
-def _new_plan_mix(h: LAHistory, year: int, ds: Dataset) -> dict[str, dict[str, float]]:
+def _new_plan_mix(
+    h: LAHistory, year: int, latest: int | None = None
+) -> dict[str, dict[str, float]]:
     """Placement of new plans by phase: the LA's own caseload mix at each phase, tilted by
     how England's new plans differ from England's caseload (new plans start in mainstream
     far more often than the caseload as a whole is placed there)."""
-    caseload, _ = initial_caseload(h, year)
+    caseload, _ = initial_caseload(h, year, latest)
     stock = np.array([caseload.get(g, (0.0,) * len(BAND_NAMES)) for g in PLACEMENT_GROUPS]).T
     new_nat, stock_nat = national_placements()
     tilt = np.array(
@@ -373,11 +385,17 @@ def _moves_in(h: LAHistory, until: int) -> tuple[float, str]:
 
 
 def estimate_parameters(
-    ds: Dataset, la: str, start_year: int | None = None, years: int = 5
+    ds: Dataset,
+    la: str,
+    start_year: int | None = None,
+    years: int = 5,
+    census_until: int | None = None,
 ) -> tuple[Parameters, list[Estimate]]:
     """Default Parameters for `la` starting from the January census `start_year` (default:
-    the latest census in the data), with a note on the source of each estimate."""
-    h = ds.la(la)
+    the latest census in the data), with a note on the source of each estimate. The
+    caseload's placement and age shape may come from a census up to `census_until`
+    (default: the start itself; a history replay may read later ones)."""
+    h, adjustments = clean_history(ds.la(la))
     england = ds.england()
     if start_year is None:
         start_year = h.latest_census_year()
@@ -394,6 +412,10 @@ def estimate_parameters(
 
     def note(key: str, value: object, source: str) -> None:
         notes.append(Estimate(key, value, source))
+
+    for adj in adjustments:  # those inside the years the estimates read
+        if start_year - TREND_YEARS - 1 <= adj.year <= start_year:
+            note("data", adj.action, adj.describe())
 
     def flow(metric: str) -> dict[int, float]:
         s = h.series(metric)
@@ -525,7 +547,7 @@ def estimate_parameters(
             f"Little's law: {agreed:.0f} a year x {weeks:.1f} weeks mean duration",
         )
 
-    caseload, caseload_note = initial_caseload(h, start_year)
+    caseload, caseload_note = initial_caseload(h, start_year, census_until)
     note("initial.caseload", round(la_total), caseload_note)
     stock_by_band = np.array([sum(v[b] for v in caseload.values()) for b in range(len(BAND_NAMES))])
     ceasing = _ceasing(h, last, stock_by_band, england)
@@ -596,7 +618,7 @@ def estimate_parameters(
             },
             "plan": {"coordinators": round(coordinators, 2)},
             "placement": {
-                "mix_by_phase": _new_plan_mix(h, start_year, ds),
+                "mix_by_phase": _new_plan_mix(h, start_year, census_until),
                 "special_state_places": round(sum(special)),
                 "rp_places": round(sum(rp)),
                 "special_places_added_per_year": max(0, growth("caseload_special_state")),

@@ -13,6 +13,7 @@ from typing import Any
 
 import click
 import numpy as np
+from click.core import ParameterSource
 
 from calibration.backtest import (
     BacktestError,
@@ -25,6 +26,7 @@ from calibration.backtest import (
     write_scores,
     write_summary,
 )
+from calibration.calibrate import calibrate, check_history, direct_uncertainty, require_until
 from calibration.defaults import estimate_parameters
 from calibration.la_data import DataError, Dataset, LAHistory, load_dataset
 from simulation.parameters import (
@@ -35,7 +37,9 @@ from simulation.parameters import (
     scenario_name,
 )
 from simulation.results import HEADLINE_METRICS
+from simulation.uncertainty import ParameterUncertainty
 
+from .calibration_out import load_calibrated, write_calibration
 from .compare import CompareError, write_comparison
 from .experiment import RunOutcome, finalise, new_spec, run_experiment
 from .report import ReportError, write_report
@@ -47,6 +51,22 @@ from .toml_out import dumps as toml_dumps
 DEFAULT_LA = "Stockport"
 SCENARIO_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]*")
 USER_ERRORS = (DataError, ParameterError, StoreError, ExperimentError, CompareError)
+
+
+FIT_OPTION = click.option(
+    "--fit/--no-fit",
+    default=True,
+    show_default=True,
+    help="Fit the EP and coordinator teams' capacity by simulating the LA's recent history "
+    "(--no-fit: size them directly from last year's volumes; faster).",
+)
+UNCERTAINTY_OPTION = click.option(
+    "--parameter-uncertainty/--no-parameter-uncertainty",
+    default=True,
+    show_default=True,
+    help="Each replication draws its parameters from the calibration's estimated "
+    "uncertainty, so the bands show what we do not know as well as chance.",
+)
 
 
 def _version() -> str:
@@ -257,6 +277,14 @@ class _Bar:
     is_flag=True,
     help="Keep every replication's event log and write event_log.csv (slow, large).",
 )
+@click.option(
+    "--calibrated",
+    type=click.Path(path_type=Path, file_okay=False),
+    metavar="DIR",
+    help="Start from a calibration folder written by `sendsim calibrate` (its LA, start "
+    "census, parameters and uncertainty) instead of direct estimates.",
+)
+@UNCERTAINTY_OPTION
 def run(
     la: str,
     data: Path | None,
@@ -276,6 +304,8 @@ def run(
     quiet: bool,
     waterfall: bool,
     event_log: bool,
+    calibrated: Path | None,
+    parameter_uncertainty: bool,
 ) -> None:
     """Project an LA's SEND system forward from its latest census, for the baseline and
     any scenarios, with Monte Carlo uncertainty bands."""
@@ -289,9 +319,21 @@ def run(
             history = ds.la(store.spec["la"]["code"])
             executor = make_executor(jobs or default_jobs(), scheduler, dask_workers)
         else:
-            ds = load_dataset(data)
-            history = ds.la(la)
-            base, notes = estimate_parameters(ds, la, start_year, years or 5)
+            ctx = click.get_current_context()
+            if calibrated is not None:
+                ds, base, uncertainty, notes = _from_calibration(
+                    calibrated, data, start_year, ctx, la
+                )
+                history = ds.la(base.la_code)
+                if years is not None:
+                    base = base.override({"run": {"years": years}})
+            else:
+                ds = load_dataset(data)
+                history = ds.la(la)
+                base, estimates = estimate_parameters(ds, la, start_year, years or 5)
+                notes = [{"key": n.key, "value": n.value, "source": n.source} for n in estimates]
+                uncertainty = direct_uncertainty(ds, history.la_code, base)
+            drawn = uncertainty if parameter_uncertainty else None
             if event_log:
                 base = base.override({"run": {"event_log": True}})
             runs = _scenarios(base, scenarios, years)
@@ -310,7 +352,8 @@ def run(
                 replications=replications,
                 precision=precision,
                 scenarios=runs,
-                estimates=[{"key": n.key, "value": n.value, "source": n.source} for n in notes],
+                estimates=notes,
+                uncertainty=drawn,
                 command=[Path(sys.argv[0]).name, *sys.argv[1:]],
                 arguments={
                     k: str(v) if isinstance(v, Path) else v
@@ -368,6 +411,30 @@ def run(
             )
         )
     _echo_headlines(outcome, names)
+
+
+def _from_calibration(
+    folder: Path, data: Path | None, start_year: int | None, ctx: click.Context, la: str
+) -> tuple[Dataset, Parameters, ParameterUncertainty, list[dict[str, Any]]]:
+    """The dataset, parameters, uncertainty and estimate notes of a calibration folder."""
+    if start_year is not None:
+        raise ParameterError(
+            "--start-year cannot be used with --calibrated: the calibration fixes the start "
+            "census (calibrate again with --until)"
+        )
+    base, uncertainty, manifest = load_calibrated(folder)
+    if data is None:
+        recorded = Path(manifest.get("data", {}).get("path", ""))
+        data = recorded if recorded.is_file() else None
+    ds = load_dataset(data)
+    if ctx.get_parameter_source("la") is not ParameterSource.DEFAULT:
+        asked = ds.la(la).la_code
+        if asked != base.la_code:
+            raise ParameterError(
+                f"--la {la} but {folder} calibrates {base.la_name} ({base.la_code}); "
+                "leave out --la with --calibrated"
+            )
+    return ds, base, uncertainty, list(manifest.get("estimates", []))
 
 
 def _history(h: LAHistory, metric: str) -> dict[int, float]:
@@ -586,6 +653,113 @@ def report_cmd(run_dir: Path, out: Path | None) -> None:
     click.echo(f"Wrote {path}")
 
 
+@main.command(name="calibrate")
+@click.option("--la", default=DEFAULT_LA, show_default=True, help="Name, GSS code or DfE number.")
+@click.option(
+    "--data",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Your own data in the bundled tidy schema (default: bundled SEN2 data).",
+)
+@click.option(
+    "--until",
+    type=int,
+    help="Calibrate on data as of this January census (flows to the year before); the "
+    "calibrated model starts there [default: the latest census].",
+)
+@click.option(
+    "--years",
+    type=click.IntRange(1, 50),
+    default=5,
+    show_default=True,
+    help="Years a run of the calibrated parameters simulates unless `run --years` says.",
+)
+@FIT_OPTION
+@click.option(
+    "--fit-replications",
+    type=click.IntRange(1, 1000),
+    default=4,
+    show_default=True,
+    help="Replications (common random numbers) per evaluation of the capacity fit.",
+)
+@click.option(
+    "--max-evaluations",
+    type=click.IntRange(5, 10_000),
+    default=40,
+    show_default=True,
+    help="Simplex evaluations the capacity fit may use.",
+)
+@click.option(
+    "--history-replications",
+    type=click.IntRange(1, 10_000),
+    default=40,
+    show_default=True,
+    help="Replications of the simulated history in the fit report.",
+)
+@click.option("--seed", type=click.IntRange(0), default=20250101, show_default=True)
+@click.option("--out", type=click.Path(path_type=Path, file_okay=False), required=True)
+@click.option("--overwrite", is_flag=True, help="Replace --out if it exists.")
+def calibrate_cmd(
+    la: str,
+    data: Path | None,
+    until: int | None,
+    years: int,
+    fit: bool,
+    fit_replications: int,
+    max_evaluations: int,
+    history_replications: int,
+    seed: int,
+    out: Path,
+    overwrite: bool,
+) -> None:
+    """Calibrate an LA on its published history: estimates with their uncertainty, team
+    capacity fitted by simulation, and a fit report of the simulated history against every
+    published series. `sendsim run --calibrated OUT` uses the result."""
+    started = time.perf_counter()
+    try:
+        check_destination(out, overwrite)
+        ds = load_dataset(data)
+        h = ds.la(la)
+        if until is not None:
+            require_until(h, until)
+        cal = calibrate(
+            ds,
+            h.la_code,
+            until,
+            years,
+            fit=fit,
+            fit_replications=fit_replications,
+            seed=seed,
+            max_evaluations=max_evaluations,
+        )
+        rows, runs = check_history(cal, history_replications, seed)
+        write_calibration(
+            cal,
+            rows,
+            runs,
+            out,
+            overwrite,
+            ds.path,
+            _version(),
+            [Path(sys.argv[0]).name, *sys.argv[1:]],
+        )
+    except USER_ERRORS as e:
+        raise click.ClickException(str(e)) from None
+    click.echo(
+        f"Calibrated {cal.la_name} to January {cal.until} in "
+        f"{time.perf_counter() - started:.0f} s: {len(cal.uncertainty.items)} uncertain "
+        f"quantities; {sum(r.in_90 for r in rows)} of {len(rows)} published values of the "
+        f"fit window inside the simulated 90% band. Wrote {out}"
+    )
+    if cal.fit is not None:
+        f = cal.fit
+        click.echo(
+            f"  team capacity at January {cal.until}: EP {f.ep_fte:.1f} FTE, coordinators "
+            f"{f.coordinators:.1f} FTE (fitted over {f.window[0]}-{f.window[-1]}; rms error "
+            f"{f.rms_completed_pct or 0:.0f}% on assessments completed, "
+            f"{f.rms_pct20_points or 0:.0f} points on the 20-week %)"
+        )
+
+
 @main.command(name="backtest")
 @click.option("--la", default=DEFAULT_LA, show_default=True, help="Name, GSS code or DfE number.")
 @click.option("--data", type=click.Path(path_type=Path, dir_okay=False))
@@ -606,6 +780,8 @@ def report_cmd(run_dir: Path, out: Path | None) -> None:
     "for checking that forecasts use no later data.",
 )
 @click.option("--out", type=click.Path(path_type=Path, file_okay=False), required=True)
+@FIT_OPTION
+@UNCERTAINTY_OPTION
 def backtest_cmd(
     la: str,
     data: Path | None,
@@ -617,9 +793,11 @@ def backtest_cmd(
     jobs: int,
     allow_unscored: bool,
     out: Path,
+    fit: bool,
+    parameter_uncertainty: bool,
 ) -> None:
-    """Forecast from an earlier census with defaults estimated from the data as of then,
-    and score the forecasts (and two naive ones) against what was published after it."""
+    """Calibrate on the data as of an earlier census only, forecast from it, and score the
+    forecasts (and two naive ones) against what was published after it."""
     started = time.perf_counter()
     try:
         ds = load_dataset(data)
@@ -636,7 +814,17 @@ def backtest_cmd(
             codes = [h.la_code]
         if not allow_unscored:
             check_horizon((ds.la(c) for c in codes), origin, horizon)
-        rows, skipped = run_backtest(data, codes, origin, horizon, replications, seed, jobs)
+        rows, skipped = run_backtest(
+            data,
+            codes,
+            origin,
+            horizon,
+            replications,
+            seed,
+            jobs,
+            fit=fit,
+            parameter_uncertainty=parameter_uncertainty,
+        )
         if skipped and not all_las:
             raise BacktestError(next(iter(skipped.values())))
     except (DataError, ParameterError, BacktestError) as e:
@@ -650,7 +838,9 @@ def backtest_cmd(
     click.echo(format_summary(summary))
     n = len({r.la_code for r in rows})
     click.echo(
-        f"{n} LA(s), origin January {origin}, horizon {horizon}, {replications} replications, "
+        f"{n} LA(s), origin January {origin}, horizon {horizon}, {replications} replications "
+        f"({'fitted' if fit else 'direct'} team capacity, "
+        f"{'with' if parameter_uncertainty else 'without'} parameter uncertainty), "
         f"{time.perf_counter() - started:.0f} s. Wrote {out / 'backtest_scores.csv'} and "
         f"{out / 'backtest_summary.csv'}"
     )

@@ -15,6 +15,7 @@ import numpy as np
 
 from simulation.parameters import Parameters, from_dict
 from simulation.results import HEADLINE_METRICS, Results
+from simulation.uncertainty import ParameterUncertainty
 
 from . import outputs
 from .finance import money_outputs, results_source
@@ -35,6 +36,12 @@ class RunOutcome:
     executor: dict[str, Any] = field(default_factory=dict)
     seconds: float = 0.0  # simulating, in this session
     simulated: int = 0  # replications simulated in this session (not resumed from disk)
+
+
+def spec_uncertainty(spec: Mapping[str, Any]) -> ParameterUncertainty | None:
+    """The parameter uncertainty replications draw from, or None (point estimates)."""
+    data = spec.get("parameter_uncertainty")
+    return None if data is None else ParameterUncertainty.from_dict(data, "run.json")
 
 
 def scenario_parameters(spec: Mapping[str, Any]) -> dict[str, Parameters]:
@@ -76,6 +83,7 @@ def run_experiment(
     headline means meet it (Hoad, Robinson and Davies) or the cap is reached."""
     spec = store.spec
     params = scenario_parameters(spec)
+    uncertainty = spec_uncertainty(spec)
     names = list(params)
     started = time.perf_counter()
     outcome = RunOutcome(executor=executor.describe())
@@ -87,7 +95,7 @@ def run_experiment(
     def run_until(n: int) -> None:
         todo = [
             t
-            for t in tasks(params, range(n), int(spec["root_seed"]))
+            for t in tasks(params, range(n), int(spec["root_seed"]), uncertainty)
             if (t.scenario, t.replication) not in outcome.results
         ]
         if total:
@@ -214,6 +222,7 @@ def new_spec(
     precision: float | None,
     scenarios: Mapping[str, tuple[Parameters, str | None, str]],
     estimates: list[dict[str, Any]],
+    uncertainty: ParameterUncertainty | None,
     command: list[str],
     arguments: Mapping[str, Any],
     version: str,
@@ -230,6 +239,7 @@ def new_spec(
         "replications": replications,
         "precision": precision,
         "estimates": estimates,
+        "parameter_uncertainty": None if uncertainty is None else uncertainty.to_dict(),
         "scenarios": {
             name: {"source": source, "description": description, "parameters": params.to_dict()}
             for name, (params, source, description) in scenarios.items()

@@ -22,6 +22,7 @@ import numpy as np
 from simulation.model import run_replication
 from simulation.parameters import Parameters
 from simulation.results import Results
+from simulation.uncertainty import ParameterUncertainty
 
 
 class ExperimentError(Exception):
@@ -34,6 +35,14 @@ class Task:
     replication: int
     params: Parameters
     seed: np.random.SeedSequence
+    uncertainty: ParameterUncertainty | None = None
+
+    def parameters(self) -> Parameters:
+        """The parameters this replication runs with: drawn from the uncertainty (the same
+        draw for replication i of every scenario), or the point estimates."""
+        if self.uncertainty is None:
+            return self.params
+        return self.uncertainty.draw_and_apply(self.params, self.seed)
 
 
 Batch = Sequence[Task]
@@ -47,18 +56,25 @@ def replication_seeds(root: int, n: int) -> list[np.random.SeedSequence]:
 
 
 def tasks(
-    scenarios: dict[str, Parameters], replications: Sequence[int] | int, root_seed: int
+    scenarios: dict[str, Parameters],
+    replications: Sequence[int] | int,
+    root_seed: int,
+    uncertainty: ParameterUncertainty | None = None,
 ) -> list[Task]:
     """Tasks for the given replication numbers of every scenario, replication-major so
     that a partly finished run has whole replications of every scenario."""
     reps = range(replications) if isinstance(replications, int) else replications
     seeds = replication_seeds(root_seed, max(reps, default=-1) + 1)
-    return [Task(name, i, params, seeds[i]) for i in reps for name, params in scenarios.items()]
+    return [
+        Task(name, i, params, seeds[i], uncertainty)
+        for i in reps
+        for name, params in scenarios.items()
+    ]
 
 
 def run_batch(batch: Batch) -> Outcome:
     """Run a batch of replications (the unit of work an executor ships)."""
-    return [(t.scenario, t.replication, run_replication(t.params, t.seed)) for t in batch]
+    return [(t.scenario, t.replication, run_replication(t.parameters(), t.seed)) for t in batch]
 
 
 def batches(items: Sequence[Task], size: int | None = None, workers: int = 1) -> list[Batch]:

@@ -241,6 +241,10 @@ class SendSystem:
             np.array(d.request_hazard_by_age) * d.request_hazard_multiplier * week_share
         )
         self._weekly_direct = np.array(d.direct_requests_by_age) * week_share
+        self._request_year_factor = [
+            d.request_multiplier_by_year.get(str(params.run.start_year + y), 1.0)
+            for y in range(params.run.years)
+        ]
         self._weekly_identification = np.array(d.identification_by_age) * week_share
         self._weekly_exit = -math.expm1(-d.sen_support_exit_rate * week_share)
         self._leaving_cum = np.cumsum(
@@ -258,6 +262,9 @@ class SendSystem:
             for lever in params.levers
         ]
         self._lever_kinds = {type(lever) for lever in params.levers}
+        self._teams_grow = (
+            params.assessment.ep_fte_growth != 0 or params.plan.coordinator_growth != 0
+        )
         self._lever_places = {SPECIAL: 0, RP: 0}
         self.base_fte = {
             "ep": params.assessment.ep_fte,
@@ -366,10 +373,11 @@ class SendSystem:
     def _staff_fte(self, t: float) -> dict[str, float]:
         """Staff in post at day t: the base teams plus assessment-capacity levers."""
         p = self.p
+        years = t / DAYS_PER_YEAR
         fte = {
-            "ep": p.assessment.ep_fte,
+            "ep": p.assessment.ep_fte * (1.0 + p.assessment.ep_fte_growth) ** years,
             "ep_locum": 0.0,
-            "coordinator": p.plan.coordinators,
+            "coordinator": p.plan.coordinators * (1.0 + p.plan.coordinator_growth) ** years,
             "review_officer": p.review.officers,
         }
         for lever, r in self._active(AssessmentCapacity, t):
@@ -389,7 +397,7 @@ class SendSystem:
     def _apply_levers(self, t: float) -> None:
         """Weekly: staff in post (costed by the day) and places opened by levers."""
         self._accrue_staff(t)
-        if not self.levers:
+        if not self.levers and not self._teams_grow:
             return
         fte = self._fte_now
         self.ep_team.set_fte(fte["ep"] + fte["ep_locum"])
@@ -587,7 +595,7 @@ class SendSystem:
         d = self.p.demand
         week = int(t // WEEK)
         trend = (1.0 + d.request_trend) ** (t / DAYS_PER_YEAR)
-        factor = 1.0
+        factor = self._request_year_factor[min(max(self._year(t), 0), self.n_years - 1)]
         for lever, r in self._active(EarlyIntervention, t):
             factor *= 1.0 - lever.request_reduction * r
         p_week = -np.expm1(-self._weekly_hazard * trend * factor)

@@ -90,6 +90,13 @@ class Demand:
         lo=-0.5,
         hi=1.0,
     )
+    request_multiplier_by_year: dict[str, float] = _p(
+        {},
+        "Multiplier of all requests (SEN support hazard and direct) in a calendar year "
+        '(key: the year, e.g. "2022"; years not listed: 1). Calibration uses it to replay '
+        "an LA's published requests when fitting team capacity to its history.",
+        lo=0,
+    )
     request_hazard_multiplier: float = _p(
         1.0,
         "Policy lever: multiplies the request hazard on SEN support (early intervention < 1).",
@@ -150,6 +157,13 @@ class Assessment:
         lo=0.01,
         hi=365,
     )
+    ep_fte_growth: float = _p(
+        0.0,
+        "Annual proportional growth of the EP team (recruitment keeping pace with demand); "
+        "calibration estimates it from the trend of assessments completed.",
+        lo=-0.5,
+        hi=1,
+    )
     ep_work_cv: float = _p(
         0.5, "Coefficient of variation of EP time per advice (1 = exponential).", lo=0, hi=5
     )
@@ -186,6 +200,13 @@ class Assessment:
 @dataclass(frozen=True)
 class PlanWriting:
     coordinators: float = _p(8.0, "EHC coordinator FTE drafting plans.", lo=0, hi=10_000)
+    coordinator_growth: float = _p(
+        0.0,
+        "Annual proportional growth of the coordinator team; calibration estimates it "
+        "from the trend of assessments completed.",
+        lo=-0.5,
+        hi=1,
+    )
     caseload_limit: int = _p(
         6,
         "Drafts one coordinator FTE works on at a time (caseload limit). *Assumption*.",
@@ -615,6 +636,7 @@ def _merge(
 # replaces it whole, since a partial table merged into the defaults would keep shares the
 # user meant to drop. (exits.hazard_by_band is merged by reason: each reason stands alone.)
 _WHOLE_TABLES = {
+    "demand.request_multiplier_by_year",
     "funding.hnb_income_by_year",
     "costs.transport_cost_by_group",
     "phase_transfer.leaving_reason_shares",
@@ -852,6 +874,14 @@ def _cross_checks(obj: Any, prefix: str) -> None:
                     'year of the financial year, e.g. "2023" for 2023-24',
                     f"{prefix}hnb_income_by_year.{key}",
                 )
+    if isinstance(obj, Demand):
+        for key in obj.request_multiplier_by_year:
+            if not (key.isdigit() and len(key) == 4):
+                raise ParameterError(
+                    f"'{prefix}request_multiplier_by_year' has key {key!r}: keys are "
+                    'calendar years, e.g. "2022"',
+                    f"{prefix}request_multiplier_by_year.{key}",
+                )
     if isinstance(obj, Demand | InitialState) and sum(obj.need_shares.values()) <= 0:
         raise ParameterError(
             f"'{prefix}need_shares' must have a positive share", f"{prefix}need_shares"
@@ -869,6 +899,12 @@ def load_toml(path: str | Path) -> tuple[dict[str, Any], str]:
         return tomllib.loads(text), text
     except tomllib.TOMLDecodeError as e:
         raise ParameterError(f"{p}: not valid TOML ({e})") from None
+
+
+def load_parameters(path: str | Path) -> Parameters:
+    """A complete parameter file (as `sendsim calibrate` writes), checked key by key."""
+    data, text = load_toml(path)
+    return from_dict(data, str(path), text)
 
 
 SCENARIO_META_KEYS = ("name", "description")

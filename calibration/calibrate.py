@@ -1,0 +1,312 @@
+"""Calibration of an LA: estimates with uncertainty, fitted team capacity, and a check of the
+calibrated model against the history it was fitted to.
+
+``calibrate(ds, la, until)`` reads the LA's data as of the January census ``until`` (flows
+up to ``until - 1``: nothing published later), starts from the direct estimates of
+:mod:`calibration.defaults`, replaces the request level and trend with a Poisson regression,
+estimates the growth of the teams' output, fits the teams' capacity by simulation, and
+attaches the uncertainty of each estimate. The result starts at January ``until``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from simulation.model import run_replication
+from simulation.parameters import Parameters
+from simulation.results import Results
+from simulation.uncertainty import Component, ParameterUncertainty, Uncertain
+
+from .breaks import Adjustment, clean_history
+from .defaults import Estimate, estimate_parameters
+from .estimation import (
+    PoissonTrend,
+    capacity_growth,
+    clip_trend,
+    estimate_uncertainty,
+    poisson_trend,
+)
+from .fitting import CapacityFit, fit_capacity
+from .la_data import DataError, Dataset, LAHistory
+
+__all__ = [
+    "Calibration",
+    "HistoryRow",
+    "calibrate",
+    "check_history",
+    "direct_uncertainty",
+    "fit_window",
+]
+
+FIT_WINDOW = 3
+#: Growth of the teams' output held inside this range (*assumption*: teams are not cut
+#: by more than a tenth a year nor grown by more than 30%).
+GROWTH_LIMITS = (-0.1, 0.3)
+
+
+@dataclass
+class Calibration:
+    la_code: str
+    la_name: str
+    until: int
+    params: Parameters
+    uncertainty: ParameterUncertainty
+    notes: list[Estimate]
+    adjustments: list[Adjustment]
+    requests: PoissonTrend | None
+    growth: PoissonTrend | None
+    fit: CapacityFit | None
+    history: LAHistory = field(repr=False)
+
+    def summary(self) -> dict[str, object]:
+        """The calibration's key numbers, for its manifest."""
+        fit = self.fit
+        return {
+            "la_code": self.la_code,
+            "la_name": self.la_name,
+            "until": self.until,
+            "requests": None
+            if self.requests is None
+            else {
+                "years": list(self.requests.years),
+                "level": self.requests.level,
+                "growth": self.requests.growth,
+                "sd_log_level": self.requests.sd_log_level,
+                "sd_slope": self.requests.sd_slope,
+                "dispersion": self.requests.dispersion,
+            },
+            "capacity_growth": None
+            if self.growth is None
+            else {"years": list(self.growth.years), "growth": self.growth.growth},
+            "capacity_fit": None
+            if fit is None
+            else {
+                "window": list(fit.window),
+                "ep_fte": fit.ep_fte,
+                "coordinators": fit.coordinators,
+                "sd_log_ep_fte": math.sqrt(fit.cov[0][0]),
+                "sd_log_coordinators": math.sqrt(fit.cov[1][1]),
+                "objective": fit.objective,
+                "evaluations": fit.evaluations,
+                "converged": fit.converged,
+                "rms_completed_pct": fit.rms_completed_pct,
+                "rms_pct20_points": fit.rms_pct20_points,
+            },
+            "adjustments": [a.describe() for a in self.adjustments if a.year >= self.until - 8],
+        }
+
+
+def fit_window(h: LAHistory, until: int, length: int = FIT_WINDOW) -> list[int]:
+    """The calendar years the capacity fit replays: up to ``length`` years before the
+    ``until`` census whose first January has a census and every year published
+    assessments; shorter for an LA with a short history (a successor authority)."""
+    for n in range(length, 0, -1):
+        years = list(range(until - n, until))
+        if h.get("ehcp_total_jan", years[0]) is None:
+            continue
+        if all(h.get("assessments_plan_issued", y) is not None for y in years):
+            return years
+    return []
+
+
+def calibrate(
+    ds: Dataset,
+    la: str,
+    until: int | None = None,
+    years: int = 5,
+    fit: bool = True,
+    fit_replications: int = 4,
+    seed: int = 20250101,
+    max_evaluations: int = 40,
+) -> Calibration:
+    """Calibrate ``la`` on data as of January ``until`` (default: its latest census)."""
+    raw = ds.la(la)
+    h, adjustments = clean_history(raw)
+    start = raw.latest_census_year() if until is None else until
+    params, notes = estimate_parameters(ds, la, start, years)
+    last = start - 1
+
+    def note(key: str, value: object, source: str) -> None:
+        notes[:] = [n for n in notes if n.key != key]
+        notes.append(Estimate(key, value, source))
+
+    requests = poisson_trend(h.series("requests_received"), last)
+    if requests is not None:
+        observed = h.get("requests_received", requests.years[-1]) or requests.level
+        factor = requests.level / observed if observed > 0 else 1.0
+        d = params.demand
+        trend = clip_trend(requests.growth)
+        params = params.override(
+            {
+                "demand": {
+                    "request_hazard_by_age": [v * factor for v in d.request_hazard_by_age],
+                    "direct_requests_by_age": [v * factor for v in d.direct_requests_by_age],
+                    "request_trend": trend,
+                }
+            },
+            "calibration",
+        )
+        note(
+            "demand.request_trend",
+            round(trend, 4),
+            f"Poisson log-linear regression of requests_received {requests.years[0]}-"
+            f"{requests.years[-1]}: {requests.level:.0f} a year in {requests.years[-1]} "
+            f"(sd {requests.sd_log_level:.3f} on the log scale), growth {requests.growth:+.1%} "
+            f"(sd {requests.sd_slope:.3f})"
+            + (" held at the limit" if trend != requests.growth else ""),
+        )
+
+    growth = capacity_growth(h, last)
+    g = 0.0
+    if growth is not None and len(growth.years) >= 3:
+        g = float(min(max(growth.growth, GROWTH_LIMITS[0]), GROWTH_LIMITS[1]))
+        params = params.override(
+            {"assessment": {"ep_fte_growth": g}, "plan": {"coordinator_growth": g}}, "calibration"
+        )
+        note(
+            "assessment.ep_fte_growth",
+            round(g, 4),
+            f"Poisson log-linear trend of assessments completed {growth.years[0]}-"
+            f"{growth.years[-1]} ({growth.growth:+.1%} a year)",
+        )
+
+    capacity: CapacityFit | None = None
+    window = fit_window(h, start) if fit else []
+    if window:
+        hist, _ = estimate_parameters(ds, la, window[0], len(window), census_until=start)
+        capacity = fit_capacity(
+            h, hist, window, g, fit_replications, seed, max_evaluations=max_evaluations
+        )
+        params = params.override(
+            {
+                "assessment": {"ep_fte": round(capacity.ep_fte, 3)},
+                "plan": {"coordinators": round(capacity.coordinators, 3)},
+            },
+            "calibration",
+        )
+        note(
+            "assessment.ep_fte",
+            round(capacity.ep_fte, 2),
+            f"fitted by simulating {window[0]}-{window[-1]} ({capacity.evaluations} "
+            f"evaluations of {fit_replications} replications on common random numbers): "
+            f"assessments completed within {capacity.rms_completed_pct or 0:.0f}% and "
+            f"20-week % within {capacity.rms_pct20_points or 0:.0f} points (rms)",
+        )
+        note("plan.coordinators", round(capacity.coordinators, 2), "fitted with the EP team")
+    elif fit:
+        note("assessment.ep_fte", params.assessment.ep_fte, "not fitted: no history window")
+
+    items = estimate_uncertainty(h, params, last, requests)
+    if capacity is not None:
+        items.append(
+            Uncertain(
+                "team_capacity",
+                "mvnormal",
+                {"mean": [0.0, 0.0], "cov": [list(r) for r in capacity.cov]},
+                (
+                    Component(("assessment.ep_fte",), "log", 0.0),
+                    Component(("plan.coordinators",), "log", 0.0),
+                ),
+                f"curvature of the capacity fit over {window[0]}-{window[-1]}",
+            )
+        )
+    return Calibration(
+        la_code=raw.la_code,
+        la_name=raw.la_name,
+        until=start,
+        params=params.override({}, source=f"calibration of {raw.la_name} to January {start}"),
+        uncertainty=ParameterUncertainty(tuple(items)),
+        notes=notes,
+        adjustments=adjustments,
+        requests=requests,
+        growth=growth,
+        fit=capacity,
+        history=h,
+    )
+
+
+def direct_uncertainty(ds: Dataset, la: str, params: Parameters) -> ParameterUncertainty:
+    """The estimation uncertainty of direct estimates (:func:`estimate_parameters`, whose
+    start census is ``params.run.start_year``): every quantity but the team capacity, which
+    only the simulation fit estimates."""
+    h, _ = clean_history(ds.la(la))
+    last = params.run.start_year - 1
+    requests = poisson_trend(h.series("requests_received"), last)
+    return ParameterUncertainty(tuple(estimate_uncertainty(h, params, last, requests)))
+
+
+# --------------------------------------------------------------------------- history check
+
+
+@dataclass(frozen=True)
+class HistoryRow:
+    """One published value of the fit window against the simulated history."""
+
+    metric: str
+    year: int
+    observed: float
+    median: float
+    p5: float
+    p95: float
+    ape: float | None
+    in_90: bool
+
+
+def check_history(
+    cal: Calibration, replications: int = 20, seed: int = 20250101
+) -> tuple[list[HistoryRow], list[Results]]:
+    """The fitted history replay with parameter uncertainty (all but the requests, which
+    are replayed), against every series the LA published that the model also produces."""
+    if cal.fit is None or cal.fit.history_params is None:
+        return [], []
+    hist = cal.fit.history_params
+    varied = ParameterUncertainty(tuple(u for u in cal.uncertainty.items if u.name != "requests"))
+    seeds = np.random.SeedSequence(seed).spawn(replications)
+    runs = [run_replication(varied.draw_and_apply(hist, s), s) for s in seeds]
+    rows: list[HistoryRow] = []
+    first = runs[0]
+    h = cal.history
+    for metric in sorted({m for m, _ in _metrics(first)}):
+        years, _ = first.table(metric)
+        published = h.series(metric)
+        for i, y in enumerate(years):
+            if y not in published:
+                continue
+            if metric in first.census and y == years[0]:
+                continue  # the starting census is an input, not a result
+            vals = np.array([r.table(metric)[1][i] for r in runs], dtype=float)
+            vals = vals[np.isfinite(vals)]
+            if vals.size == 0:
+                continue
+            p5, med, p95 = (float(q) for q in np.percentile(vals, [5, 50, 95]))
+            obs = published[y]
+            rows.append(
+                HistoryRow(
+                    metric,
+                    y,
+                    obs,
+                    med,
+                    p5,
+                    p95,
+                    abs(med - obs) / abs(obs) * 100 if obs else None,
+                    p5 <= obs <= p95,
+                )
+            )
+    return rows, runs
+
+
+def _metrics(r: Results) -> list[tuple[str, int]]:
+    return [(m, y) for y, m, _ in r.rows()]
+
+
+def require_until(h: LAHistory, until: int) -> None:
+    """A one-line error if the LA has no January ``until`` census."""
+    if h.get("ehcp_total_jan", until) is None:
+        years = sorted(h.census.get("ehcp_total_jan", {}))
+        avail = f"{years[0]}-{years[-1]}" if years else "none"
+        raise DataError(
+            f"{h.la_name} has no January {until} census (ehcp_total_jan; available: {avail})"
+        )

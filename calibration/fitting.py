@@ -1,0 +1,262 @@
+"""Simulation-based fitting of what the data cannot give directly: the effective capacity of
+the EP and coordinator teams.
+
+SEN2 publishes what the teams delivered (assessments completed: plans issued plus decisions
+not to issue) and how quickly (the share of plans issued within 20 weeks), not their size.
+The fit replays the LA's recent history: the model starts from the January census
+``window`` years before the start, with the requests of each year scaled to what was
+published (``demand.request_multiplier_by_year``) and the window's own refusal and
+not-issue rates, and scipy's Nelder-Mead searches the starting sizes of the two teams
+(log FTE; both then grow at the estimated capacity growth) that make the simulated
+assessments completed and 20-week percentage closest to the published ones.
+
+Every evaluation runs the same replications with the same seeds (common random numbers),
+so two nearby team sizes differ by the effect of the size, not by chance: the objective is
+smooth enough for a simplex search. The objective is a sum of squared standardised
+misfits, with a year's assessments completed expected within 10% and its 20-week
+percentage within 10 points (*assumption*: the model's own accuracy on history, not a
+published figure); read as -2 log-likelihood, its curvature at the optimum (a
+finite-difference Hessian) gives the fitted sizes' uncertainty.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy import optimize
+
+from simulation.model import run_replication
+from simulation.parameters import Parameters
+from simulation.results import Results
+
+from .la_data import LAHistory
+
+__all__ = ["CapacityFit", "FitYear", "fit_capacity", "history_parameters"]
+
+#: Expected misfit of a year's assessments completed (log scale) and 20-week % (points).
+SIGMA_COMPLETED = 0.10
+SIGMA_PCT = 10.0
+#: Fallback spread of log team size when the curvature cannot be estimated.
+FALLBACK_SD = 0.25
+HESSIAN_STEP = 0.1
+
+
+@dataclass(frozen=True)
+class FitYear:
+    year: int
+    requests_observed: float | None
+    requests_simulated: float
+    completed_observed: float | None
+    completed_simulated: float
+    pct20_observed: float | None
+    pct20_simulated: float
+
+
+@dataclass(frozen=True)
+class CapacityFit:
+    """The fitted team sizes at the start census, their log-scale covariance and the fit."""
+
+    ep_fte: float
+    coordinators: float
+    cov: tuple[tuple[float, float], tuple[float, float]]
+    window: tuple[int, ...]
+    objective: float
+    evaluations: int
+    converged: bool
+    years: tuple[FitYear, ...]
+    history_params: Parameters | None = field(default=None, compare=False)
+    note: str = ""
+
+    @property
+    def rms_completed_pct(self) -> float | None:
+        errs = [
+            (y.completed_simulated / y.completed_observed - 1) * 100
+            for y in self.years
+            if y.completed_observed
+        ]
+        return math.sqrt(float(np.mean(np.square(errs)))) if errs else None
+
+    @property
+    def rms_pct20_points(self) -> float | None:
+        errs = [
+            y.pct20_simulated - y.pct20_observed for y in self.years if y.pct20_observed is not None
+        ]
+        return math.sqrt(float(np.mean(np.square(errs)))) if errs else None
+
+
+def _completed(h: LAHistory, year: int) -> float | None:
+    issued = h.get("assessments_plan_issued", year)
+    if issued is None:
+        return None
+    return issued + (h.get("assessments_not_issued", year) or 0.0)
+
+
+def _ratio(h: LAHistory, num: str, den: dict[int, float], years: Sequence[int]) -> float | None:
+    n = sum(h.get(num, y) or 0.0 for y in years if y in den)
+    d = sum(den[y] for y in years if y in den)
+    return n / d if d > 0 else None
+
+
+def history_parameters(
+    hist: Parameters, h: LAHistory, window: Sequence[int], growth: float
+) -> Parameters:
+    """``hist`` (estimated at the window's first census) with the window's own refusal and
+    not-issue rates, requests at the published level of each year (before scaling: see
+    :func:`fit_capacity`) and the teams growing at ``growth``."""
+    req = h.series("requests_received")
+    completed = {y: c for y in window if (c := _completed(h, y)) is not None}
+    p_refuse = _ratio(h, "requests_refused", req, window)
+    p_not = _ratio(h, "assessments_not_issued", completed, window)
+    changes: dict[str, dict[str, object]] = {
+        "demand": {"request_trend": 0.0},
+        "assessment": {"ep_fte_growth": growth},
+        "plan": {"coordinator_growth": growth},
+    }
+    if p_refuse is not None:
+        changes["panel"] = {"p_refuse": min(p_refuse, 1.0)}
+    if p_not is not None:
+        changes["assessment"]["p_not_issue"] = min(p_not, 1.0)
+    return hist.override(changes, source="history replay")
+
+
+def _runs(params: Parameters, seeds: Sequence[np.random.SeedSequence]) -> list[Results]:
+    return [run_replication(params, s) for s in seeds]
+
+
+def _mean(runs: Sequence[Results], metric: str, year: int) -> float:
+    vals = [r.value(metric, year) for r in runs]
+    finite = [v for v in vals if math.isfinite(v)]
+    return float(np.mean(finite)) if finite else math.nan
+
+
+def _replay_requests(
+    params: Parameters, h: LAHistory, window: Sequence[int], seeds: Sequence[np.random.SeedSequence]
+) -> Parameters:
+    """Scale each year's requests so that the simulated mean matches the published count
+    (two fixed-point passes: a year's multiplier also changes the next year's pool)."""
+    mult = {str(y): 1.0 for y in window}
+    for _ in range(2):
+        p = params.override({"demand": {"request_multiplier_by_year": mult}}, "history replay")
+        runs = _runs(p, seeds)
+        for y in window:
+            observed = h.get("requests_received", y)
+            simulated = _mean(runs, "requests_received", y)
+            if observed and simulated > 0:
+                mult[str(y)] = min(10.0, mult[str(y)] * observed / simulated)
+    return params.override({"demand": {"request_multiplier_by_year": mult}}, "history replay")
+
+
+def fit_capacity(
+    h: LAHistory,
+    hist: Parameters,
+    window: Sequence[int],
+    growth: float,
+    replications: int = 4,
+    seed: int = 20250101,
+    max_evaluations: int = 40,
+) -> CapacityFit:
+    """Fit the EP and coordinator team sizes over the calendar years ``window`` (their
+    January ``window[0]`` census is ``hist``'s start), returning the sizes grown to the
+    January after the window."""
+    seeds = np.random.SeedSequence(seed).spawn(replications)
+    base = _replay_requests(history_parameters(hist, h, window, growth), h, window, seeds)
+    targets = [(y, _completed(h, y), h.get("pct_within_20wks_excl_exceptions", y)) for y in window]
+    weights = np.linspace(1.0, 2.0, len(window))  # the latest years say most about now
+
+    def sized(theta: np.ndarray) -> Parameters:
+        ep, coord = (float(math.exp(min(max(t, -5.0), 9.0))) for t in theta)
+        return base.override(
+            {"assessment": {"ep_fte": ep}, "plan": {"coordinators": coord}}, "capacity fit"
+        )
+
+    cache: dict[tuple[float, float], tuple[float, list[Results]]] = {}
+
+    def evaluate(theta: np.ndarray) -> tuple[float, list[Results]]:
+        key = (round(float(theta[0]), 6), round(float(theta[1]), 6))
+        if key not in cache:
+            runs = _runs(sized(theta), seeds)
+            total = 0.0
+            for w, (y, completed, pct) in zip(weights, targets, strict=True):
+                if completed:
+                    sim = max(
+                        _mean(runs, "new_ehcps", y) + _mean(runs, "assessments_not_issued", y), 0.5
+                    )
+                    total += w * (math.log(sim / completed) / SIGMA_COMPLETED) ** 2
+                if pct is not None:
+                    sim_pct = _mean(runs, "pct_within_20wks_excl_exceptions", y)
+                    sim_pct = 0.0 if not math.isfinite(sim_pct) else sim_pct
+                    total += w * ((sim_pct - pct) / SIGMA_PCT) ** 2
+            cache[key] = (total, runs)
+        return cache[key]
+
+    x0 = np.log([max(hist.assessment.ep_fte, 0.1), max(hist.plan.coordinators, 0.1)])
+    simplex = x0 + np.array([[0.0, 0.0], [0.4, 0.0], [0.0, 0.4]])
+    result = optimize.minimize(
+        lambda th: evaluate(th)[0],
+        x0,
+        method="Nelder-Mead",
+        options={
+            "initial_simplex": simplex,
+            "xatol": 0.02,
+            "fatol": 0.05,
+            "maxfev": max_evaluations,
+        },
+    )
+    best = np.asarray(result.x, dtype=float)
+    objective, runs = evaluate(best)
+    cov = _laplace(lambda th: evaluate(th)[0], best)
+    grown = (1.0 + growth) ** len(window)
+    years = tuple(
+        FitYear(
+            year=y,
+            requests_observed=h.get("requests_received", y),
+            requests_simulated=_mean(runs, "requests_received", y),
+            completed_observed=completed,
+            completed_simulated=_mean(runs, "new_ehcps", y)
+            + _mean(runs, "assessments_not_issued", y),
+            pct20_observed=pct,
+            pct20_simulated=_mean(runs, "pct_within_20wks_excl_exceptions", y),
+        )
+        for y, completed, pct in targets
+    )
+    return CapacityFit(
+        ep_fte=float(math.exp(best[0]) * grown),
+        coordinators=float(math.exp(best[1]) * grown),
+        cov=cov,
+        window=tuple(window),
+        objective=float(objective),
+        evaluations=len(cache),
+        converged=bool(result.success),
+        years=years,
+        history_params=sized(best),
+    )
+
+
+def _laplace(
+    f: Callable[[np.ndarray], float], x: np.ndarray
+) -> tuple[tuple[float, float], tuple[float, float]]:
+    """Covariance 2 H^-1 of a -2 log-likelihood's minimum, from a central finite-difference
+    Hessian; a diagonal fallback when the curvature is not positive definite. A direction
+    the data barely constrain (a team that never binds) is capped at twice the fallback
+    spread: beyond that the sizes are not estimates of anything."""
+    h = HESSIAN_STEP
+    e = np.eye(2) * h
+    f0 = f(x)
+    hess = np.zeros((2, 2))
+    for i in range(2):
+        hess[i, i] = (f(x + e[i]) - 2 * f0 + f(x - e[i])) / h**2
+    hess[0, 1] = hess[1, 0] = (
+        f(x + e[0] + e[1]) - f(x + e[0] - e[1]) - f(x - e[0] + e[1]) + f(x - e[0] - e[1])
+    ) / (4 * h**2)
+    cap = 2 * FALLBACK_SD
+    if np.all(np.linalg.eigvalsh(hess) > 1e-9):
+        cov = 2.0 * np.linalg.inv(hess)
+        sd = np.minimum(np.sqrt(np.diag(cov)), cap)
+        corr = float(np.clip(cov[0, 1] / math.sqrt(cov[0, 0] * cov[1, 1]), -0.95, 0.95))
+        cov = np.array([[sd[0] ** 2, corr * sd[0] * sd[1]], [corr * sd[0] * sd[1], sd[1] ** 2]])
+    else:
+        cov = np.diag([FALLBACK_SD**2, FALLBACK_SD**2])
+    return ((float(cov[0, 0]), float(cov[0, 1])), (float(cov[1, 0]), float(cov[1, 1])))
