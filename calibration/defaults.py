@@ -312,11 +312,38 @@ def _discontinued(
                 scale = stock_by_band.sum() / eng_total if eng_total else 0.0
             out: dict[str, float | None] = {r: 0.0 for r in (*CEASE_REASONS, "not_rec")}
             out.update({r: (v or 0.0) * scale for r, v in counts.items()})
+            how = ""
+            # The aggregate return undercounted plans ended (England's 2021 total was 62% of
+            # the person-level 2022 count, and some LAs returned almost none): the
+            # stock-flow identity gives the LA's net exits, new(y) - (stock(y+1) - stock(y)),
+            # and the non-transfer reasons are scaled up to them in their published mix.
+            net = _net_exits(h, until)
+            kept = ("needs_met", "no_longer_engaging", "other")
+            published = sum(out[r] or 0.0 for r in kept)
+            if net is not None and net > published:
+                if published > 0:
+                    for r in kept:
+                        out[r] = (out[r] or 0.0) * net / published
+                else:
+                    out["no_longer_engaging"] = net
+                how = f", scaled to the LA's net exits by the stock-flow identity ({net:.0f}/yr)"
             return out, (
                 f"{src.la_name} SEN2 discontinued plans to {until} (before ceased "
-                "plans by reason were published)"
+                f"plans by reason were published){how}"
             )
     return {r: None for r in (*CEASE_REASONS, "not_rec")}, "no ceased or discontinued plans"
+
+
+def _net_exits(h: LAHistory, until: int) -> float | None:
+    """Mean yearly plans ended net of moves in, new(y) - (stock(y+1) - stock(y)), over the
+    recent years whose following census is no later than the start (until + 1)."""
+    stock, new = h.series("ehcp_total_jan"), h.series("new_ehcps")
+    vals = [
+        new[y] - (stock[y + 1] - stock[y])
+        for y in sorted(new)
+        if y <= until and y in stock and y + 1 in stock
+    ][-RECENT_YEARS:]
+    return max(0.0, float(np.mean(vals))) if vals else None
 
 
 @dataclass(frozen=True)
@@ -378,6 +405,14 @@ def _moves_in(h: LAHistory, until: int) -> tuple[float, str]:
     ]
     vals = vals[-RECENT_YEARS:]
     if not vals:
+        # Before person-level SEN2, transfers in are taken to match the plans transferred
+        # out to other LAs (they cancel across England), which the aggregate return gives.
+        out = _mean_recent(h.series("discontinued_transfer_other_la"), until)
+        if out is not None:
+            return out, (
+                "no ceased-plan data up to the start: moves in taken to equal the "
+                f"discontinued transfers to other LAs ({out:.0f} a year, *assumption*)"
+            )
         return 0.0, "no ceased-plan data up to the start: no moves in assumed"
     return max(0.0, float(np.mean(vals))), (
         f"stock-flow residual stock(y+1)-stock(y)-new(y)+ceased(y), mean of {len(vals)} years"

@@ -250,13 +250,19 @@ def estimate_uncertainty(
 
     # Ceasing: the level of all ceasing hazards together.
     ceased = h.series("ceased_total")
-    if not [y for y in ceased if y <= last]:
-        parts = [
-            h.series(f"discontinued_{r}")
-            for r in ("transfer_other_la", "needs_met", "left_education", "other")
-        ]
-        ceased = {y: sum(p.get(y, 0.0) for p in parts) for y in parts[0]}
     stock = h.series("ehcp_total_jan")
+    new = h.series("new_ehcps")
+    what = "plans ceased"
+    if not [y for y in ceased if y <= last]:
+        # Before person-level SEN2 the aggregate return undercounted plans ended (see
+        # calibration.defaults): net exits from the stock-flow identity stand in.
+        ceased = {
+            y: new[y] - (stock[y + 1] - stock[y])
+            for y in new
+            if y in stock and y + 1 in stock and y + 1 <= last + 1
+        }
+        ceased = {y: v for y, v in ceased.items() if v > 0}
+        what = "net exits (new plans less the change in the caseload)"
     years = [y for y in sorted(ceased) if y <= last and y in stock][-RECENT_YEARS:]
     logs = _log_rates(ceased, stock, years)
     if logs:
@@ -268,12 +274,12 @@ def estimate_uncertainty(
                 "normal",
                 {"mean": 0.0, "sd": max(spread, poisson)},
                 (Component(("exits.hazard_by_band", "review.p_cease"), "log", 0.0),),
-                f"yearly plans ceased / January caseload, {years[0]}-{years[-1]}",
+                f"yearly {what} / January caseload, {years[0]}-{years[-1]}",
             )
         )
 
     # Moves in: the spread of the stock-flow residuals.
-    new = h.series("new_ehcps")
+    ceased = h.series("ceased_total")
     residuals = [
         stock[y + 1] - stock[y] - new[y] + ceased[y]
         for y in sorted(ceased)
