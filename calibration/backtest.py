@@ -45,6 +45,7 @@ __all__ = [
     "METRICS",
     "BacktestError",
     "ScoreRow",
+    "Settings",
     "SummaryRow",
     "ape",
     "check_horizon",
@@ -250,6 +251,8 @@ def score_la(
     seed: int,
     fit: bool = True,
     parameter_uncertainty: bool = True,
+    fit_replications: int = 4,
+    max_evaluations: int = 40,
 ) -> list[ScoreRow]:
     """Calibrate ``la`` on the data as of the origin (fitting team capacity by simulation
     unless ``fit`` is False), simulate (each replication drawing its parameters when
@@ -259,7 +262,16 @@ def score_la(
     raw = ds.la(la)
     check_origin(raw, origin)
     h, _ = clean_history(raw)
-    cal = calibrate(ds, raw.la_code, until=origin, years=horizon, fit=fit, seed=seed)
+    cal = calibrate(
+        ds,
+        raw.la_code,
+        until=origin,
+        years=horizon,
+        fit=fit,
+        fit_replications=fit_replications,
+        seed=seed,
+        max_evaluations=max_evaluations,
+    )
     seeds = np.random.SeedSequence(seed).spawn(replications)
     runs = [
         run_replication(
@@ -310,14 +322,35 @@ def _dataset(path: str | None) -> Dataset:
     return load_dataset(path)
 
 
-def _task(
-    args: tuple[str | None, str, int, int, int, int, bool, bool],
-) -> tuple[str, list[ScoreRow] | str]:
+@dataclass(frozen=True)
+class Settings:
+    """How each LA is back-tested (see :func:`score_la`)."""
+
+    origin: int
+    horizon: int
+    replications: int = DEFAULT_REPLICATIONS
+    seed: int = DEFAULT_SEED
+    fit: bool = True
+    parameter_uncertainty: bool = True
+    fit_replications: int = 4
+    max_evaluations: int = 40
+
+
+def _task(args: tuple[str | None, str, Settings]) -> tuple[str, list[ScoreRow] | str]:
     """One LA in a worker: its rows, or the one-line reason it was skipped."""
-    path, code, origin, horizon, replications, seed, fit, uncertain = args
+    path, code, s = args
     try:
         return code, score_la(
-            _dataset(path), code, origin, horizon, replications, seed, fit, uncertain
+            _dataset(path),
+            code,
+            s.origin,
+            s.horizon,
+            s.replications,
+            s.seed,
+            s.fit,
+            s.parameter_uncertainty,
+            s.fit_replications,
+            s.max_evaluations,
         )
     except (DataError, ParameterError, BacktestError) as e:
         return code, str(e)
@@ -326,24 +359,16 @@ def _task(
 def run_backtest(
     data: str | Path | None,
     las: Sequence[str],
-    origin: int,
-    horizon: int,
-    replications: int = DEFAULT_REPLICATIONS,
-    seed: int = DEFAULT_SEED,
+    settings: Settings,
     jobs: int = 1,
     on_done: Callable[[str, str | None], None] | None = None,
-    fit: bool = True,
-    parameter_uncertainty: bool = True,
 ) -> tuple[list[ScoreRow], dict[str, str]]:
     """Back-test each LA (GSS codes) from the data file (None: the bundled data), over
     ``jobs`` processes (a forkserver pool when more than one). Returns the score rows in
     the order of ``las`` and the LAs skipped (code -> reason). ``on_done(code, reason)`` is
     called as each LA finishes."""
     path = None if data is None else str(data)
-    work = [
-        (path, code, origin, horizon, replications, seed, fit, parameter_uncertainty)
-        for code in las
-    ]
+    work = [(path, code, settings) for code in las]
     results: dict[str, list[ScoreRow] | str] = {}
     if jobs <= 1 or len(work) <= 1:
         outcomes: Iterable[tuple[str, list[ScoreRow] | str]] = map(_task, work)

@@ -33,6 +33,7 @@ from .la_data import (
     DataError,
     Dataset,
     LAHistory,
+    load_dataset,
     national_need_shares,
     national_sen_support_and_ehcp,
 )
@@ -431,7 +432,9 @@ def estimate_parameters(
     caseload's placement and age shape may come from a census up to `census_until`
     (default: the start itself; a history replay may read later ones)."""
     h, adjustments = clean_history(ds.la(la))
-    england = ds.england()
+    # A user's own file may hold only their LA: England's published figures (the SEN support
+    # pool, fallbacks) then come from the bundled data.
+    england = ds.england() or load_dataset(None).england()
     if start_year is None:
         start_year = h.latest_census_year()
     if h.get("ehcp_total_jan", start_year) is None:

@@ -17,6 +17,7 @@ from click.core import ParameterSource
 
 from calibration.backtest import (
     BacktestError,
+    Settings,
     check_horizon,
     check_origin,
     eligible_las,
@@ -59,6 +60,20 @@ FIT_OPTION = click.option(
     show_default=True,
     help="Fit the EP and coordinator teams' capacity by simulating the LA's recent history "
     "(--no-fit: size them directly from last year's volumes; faster).",
+)
+FIT_REPLICATIONS_OPTION = click.option(
+    "--fit-replications",
+    type=click.IntRange(1, 1000),
+    default=4,
+    show_default=True,
+    help="Replications (common random numbers) per evaluation of the capacity fit.",
+)
+MAX_EVALUATIONS_OPTION = click.option(
+    "--max-evaluations",
+    type=click.IntRange(5, 10_000),
+    default=40,
+    show_default=True,
+    help="Simplex evaluations the capacity fit may use.",
 )
 UNCERTAINTY_OPTION = click.option(
     "--parameter-uncertainty/--no-parameter-uncertainty",
@@ -674,20 +689,8 @@ def report_cmd(run_dir: Path, out: Path | None) -> None:
     help="Years a run of the calibrated parameters simulates unless `run --years` says.",
 )
 @FIT_OPTION
-@click.option(
-    "--fit-replications",
-    type=click.IntRange(1, 1000),
-    default=4,
-    show_default=True,
-    help="Replications (common random numbers) per evaluation of the capacity fit.",
-)
-@click.option(
-    "--max-evaluations",
-    type=click.IntRange(5, 10_000),
-    default=40,
-    show_default=True,
-    help="Simplex evaluations the capacity fit may use.",
-)
+@FIT_REPLICATIONS_OPTION
+@MAX_EVALUATIONS_OPTION
 @click.option(
     "--history-replications",
     type=click.IntRange(1, 10_000),
@@ -781,6 +784,8 @@ def calibrate_cmd(
 )
 @click.option("--out", type=click.Path(path_type=Path, file_okay=False), required=True)
 @FIT_OPTION
+@FIT_REPLICATIONS_OPTION
+@MAX_EVALUATIONS_OPTION
 @UNCERTAINTY_OPTION
 def backtest_cmd(
     la: str,
@@ -794,6 +799,8 @@ def backtest_cmd(
     allow_unscored: bool,
     out: Path,
     fit: bool,
+    fit_replications: int,
+    max_evaluations: int,
     parameter_uncertainty: bool,
 ) -> None:
     """Calibrate on the data as of an earlier census only, forecast from it, and score the
@@ -814,17 +821,17 @@ def backtest_cmd(
             codes = [h.la_code]
         if not allow_unscored:
             check_horizon((ds.la(c) for c in codes), origin, horizon)
-        rows, skipped = run_backtest(
-            data,
-            codes,
+        settings = Settings(
             origin,
             horizon,
             replications,
             seed,
-            jobs,
-            fit=fit,
-            parameter_uncertainty=parameter_uncertainty,
+            fit,
+            parameter_uncertainty,
+            fit_replications,
+            max_evaluations,
         )
+        rows, skipped = run_backtest(data, codes, settings, jobs)
         if skipped and not all_las:
             raise BacktestError(next(iter(skipped.values())))
     except (DataError, ParameterError, BacktestError) as e:
