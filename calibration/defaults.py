@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 import numpy as np
 
@@ -420,6 +420,44 @@ def _moves_in(h: LAHistory, until: int) -> tuple[float, str]:
     )
 
 
+#: Series an LA must publish for the estimates (flows: in some year before the start;
+#: the caseload's shape: at some census up to five years either side of it).
+REQUIRED_FLOWS: Final = (
+    "requests_received",
+    "requests_refused",
+    "assessments_plan_issued",
+    "new_ehcps",
+)
+REQUIRED_SHAPE: Final = (
+    *(f"caseload_{g}" for g in PLACEMENT_GROUPS),
+    *(f"caseload_age_{b}" for b in BAND_NAMES),
+)
+
+
+def check_required(
+    h: LAHistory, start_year: int, label: str, census_until: int | None = None
+) -> None:
+    """One DataError listing every required series the LA lacks for a start in January
+    ``start_year`` (see docs/data-schema.md)."""
+    latest = start_year if census_until is None else census_until
+    missing = [
+        f"{m} (a calendar year up to {start_year - 1})"
+        for m in REQUIRED_FLOWS
+        if not any(y < start_year for y in h.series(m))
+    ]
+    window = range(start_year - 5, latest + 1)
+    missing += [
+        f"{m} (a January census in {window[0]}-{window[-1]})"
+        for m in REQUIRED_SHAPE
+        if m != "caseload_mainstream_rp_senunit" and not any(y in window for y in h.series(m))
+    ]
+    if missing:
+        raise DataError(
+            f"{label}: {h.la_name} ({h.la_code}) lacks series the estimates need for a start "
+            f"in January {start_year}: {'; '.join(missing)}"
+        )
+
+
 def estimate_parameters(
     ds: Dataset,
     la: str,
@@ -446,6 +484,7 @@ def estimate_parameters(
             else f"{h.la_name} has no ehcp_total_jan"
         )
     last = start_year - 1  # the last complete calendar year of flows
+    check_required(h, start_year, str(ds.path), census_until)
     notes: list[Estimate] = []
 
     def note(key: str, value: object, source: str) -> None:

@@ -17,7 +17,7 @@ from calibration.breaks import clean_history
 from calibration.calibrate import Calibration, calibrate
 from calibration.defaults import estimate_parameters
 from calibration.estimation import beta_rate, poisson_trend
-from calibration.la_data import LAHistory, load_dataset
+from calibration.la_data import DataError, LAHistory, load_dataset
 from calibration.synthetic import history_rows, write_tidy
 from experiments.cli import main
 from experiments.runner import tasks
@@ -391,3 +391,19 @@ def test_fit_window_is_shorter_for_a_young_authority() -> None:
     h: LAHistory = clean_history(ds.la("North Northamptonshire"))[0]
     assert fit_window(h, 2025) == [2022, 2023, 2024]
     assert fit_window(h, 2023) == [2022]
+
+
+def test_missing_required_series_are_listed_together(tmp_path: Path) -> None:
+    """A user's file without refusals or special-school placements is refused with one
+    message naming the file and both series."""
+    params = small_la({"la_code": "E09000004", "la_name": "Bexley"}, years=3)
+    rows = history_rows(run_replication(params, np.random.SeedSequence(1)), "E09000004", "Bexley")
+    dropped = {"requests_refused", "caseload_special_state"}
+    path = tmp_path / "mine.csv"
+    write_tidy(path, [r for r in rows if r[4] not in dropped])
+    with pytest.raises(DataError) as e:
+        estimate_parameters(load_dataset(path), "Bexley", 2027)
+    message = str(e.value)
+    assert str(path) in message
+    assert "requests_refused" in message and "caseload_special_state" in message
+    assert "\n" not in message
