@@ -1,6 +1,7 @@
-"""The reference docs, generated from the code so they stay true: parameters and metrics.
+"""The reference docs, generated from the code so they stay true: parameters, metrics and
+the data schema's metric list.
 
-python -m experiments.reference   # rewrites docs/parameters.md and docs/metrics.md
+python -m experiments.reference   # rewrites docs/parameters.md, metrics.md, data-schema.md
 """
 
 from __future__ import annotations
@@ -118,10 +119,102 @@ def metrics_markdown() -> str:
     return "\n".join(lines) + "\n"
 
 
+_SCHEMA_INTRO = """# Bringing your own data: the tidy schema
+
+`sendsim run`, `calibrate` and `backtest` take `--data FILE`: a CSV in the same long
+("tidy") format as the bundled SEN2 file (`calibration/data/sen2_la_timeseries.csv`, whose
+sources are in `calibration/data/PROVENANCE.md`). Use it to add a year the DfE has not yet
+published, to correct a figure, or to calibrate on your own case-management system
+summarised to these metrics.
+
+## Columns
+
+| column | required | what it holds |
+|---|---|---|
+| `la_code` | yes | the LA's GSS code (E06...E10); England is `E92000001` |
+| `la_name` | yes | the LA's name (one name per code) |
+| `year` | yes | an integer, 2000-2100 |
+| `period_type` | yes | `as_at_january` (a January stock) or `calendar_year` (a flow) |
+| `metric` | yes | one of the metric names below, with its period type |
+| `value` | yes | a plain number (no `,` `%` or `x`); `pct_` metrics in 0-100 |
+| `source_release` | no | where the figure came from |
+| `note` | no | a flag; the flags the estimates act on are listed below |
+
+Leave a missing value out (no row); never leave `value` blank. A file may hold one LA or
+many; England's rows are optional (the bundled England figures stand in). `--la` then
+names an LA of the file by name, code or DfE number.
+
+## What is checked when a file is loaded
+
+Every row is checked and all problems (up to 20) are reported together as `FILE:LINE:
+problem`, with a non-zero exit and no output written: missing columns, a wrong number of
+fields, an empty or non-numeric value, a year out of range, an unknown period type, a
+metric name that is not below (names starting `pct_` are accepted as percentages), a
+metric with the wrong period type, a negative count, a percentage outside 0-100, a
+duplicate (la_code, year, period_type, metric), one code with two names.
+
+The estimates then need, for a start in January Y: `ehcp_total_jan` at January Y; in some
+calendar year before Y, `requests_received`, `requests_refused`, `assessments_plan_issued`
+and `new_ehcps`; and, at some January census within five years of Y, the caseload by
+placement (`caseload_<group>`) and by age band (`caseload_age_<band>`). Whatever is missing
+is listed in one message. Everything else is optional: an estimate falls back to England's
+figure (scaled to the LA) or to the parameter's documented default, and says so in the
+run's `estimates`.
+
+## Summarising a case-management extract
+
+* Stocks (`as_at_january`) count plans maintained on the census day in January, by the
+  setting and age (age at 31 August before the census) SEN2 uses.
+* Flows (`calendar_year`) count events dated in the calendar year: requests received,
+  decisions not to assess, plans issued (and whether within 20 weeks of the request,
+  with and without exceptions), decisions not to issue, plans ceased by reason.
+* `pct_within_20wks_excl_exceptions` is 100 x `issued_within_20wks_excl_exceptions` /
+  `plans_issued_excl_exceptions`.
+* Keep the DfE definitions: the model's outputs use the same names and meanings, so the
+  calibration and the back-test compare like with like.
+
+## Known breaks and flags
+
+The published series have breaks the estimates handle (see `calibration/breaks.py`):
+statements before the 2014 reforms are left out (notes `statements_only`); the 2015-2018
+transition counts (`statements_plus_ehcps`) are kept as plans; person-level SEN2 (January
+2023; flows from 2022) changed the placement categories (unknown placements are shared pro
+rata) and no LA published plans by age for January 2023 (the nearest census is used);
+before person-level SEN2 the aggregate return undercounted plans ended, so ceasing is
+scaled to the LA's net exits from the stock-flow identity; a successor authority's history
+starts at its creation (Dorset and BCP 2019, North and West Northamptonshire 2021,
+Cumberland and Westmorland and Furness 2023) and an origin before that is refused.
+
+Flags in the `note` column the estimates act on (several may be joined with `;`):
+
+| note | effect |
+|---|---|
+| `statements_only` | left out: SEN statements, not EHC plans |
+| `known_error_dfe_says_N` | read as N, DfE's stated correction |
+| `all_plans_classed_as_exceptions` | left out |
+| `dorset_2021_figures_include_exceptions` | left out |
+| `placements_not_recorded_for_many_plans` | that census's placements left out |
+
+Any other note is kept and ignored.
+
+## Metrics accepted
+
+Generated from the bundled file: the metric names it publishes, with their period type.
+"""
+
+
+def data_schema_markdown() -> str:
+    from calibration.la_data import known_metrics
+
+    rows = [f"| `{m}` | {', '.join(sorted(p))} |" for m, p in sorted(known_metrics().items())]
+    return _SCHEMA_INTRO + "\n| metric | period_type |\n|---|---|\n" + "\n".join(rows) + "\n"
+
+
 def main() -> None:
     DOCS.mkdir(exist_ok=True)
     (DOCS / "parameters.md").write_text(parameters_markdown(), encoding="utf-8")
     (DOCS / "metrics.md").write_text(metrics_markdown(), encoding="utf-8")
+    (DOCS / "data-schema.md").write_text(data_schema_markdown(), encoding="utf-8")
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from experiments.reference import DOCS, metrics_markdown, parameters_markdown
+from experiments.reference import DOCS, data_schema_markdown, metrics_markdown, parameters_markdown
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -37,6 +37,7 @@ def test_reference_docs_are_current() -> None:
     `python -m experiments.reference` after changing parameters or metrics."""
     assert (DOCS / "parameters.md").read_text(encoding="utf-8") == parameters_markdown()
     assert (DOCS / "metrics.md").read_text(encoding="utf-8") == metrics_markdown()
+    assert (DOCS / "data-schema.md").read_text(encoding="utf-8") == data_schema_markdown()
 
 
 def test_imports_point_down_only() -> None:
