@@ -15,7 +15,7 @@ import numpy as np
 
 from simulation.parameters import Parameters, from_dict
 from simulation.results import HEADLINE_METRICS, Results
-from simulation.uncertainty import ParameterUncertainty
+from simulation.uncertainty import ParameterUncertainty, draw_seed
 
 from . import outputs
 from .finance import money_outputs, results_source
@@ -165,6 +165,9 @@ def finalise(
     money_outputs(
         store.path, results_source(by_scenario), names, spec.get("waterfall", {}), la_name
     )
+    uncertainty = spec_uncertainty(spec)
+    if uncertainty is not None:
+        _write_draws(store, uncertainty, replication_seeds(int(spec["root_seed"]), n))
     # The tables last, just before the manifest: a folder with them is a finished run.
     with atomic_open(store.path / "results.csv") as f:
         outputs.write_results(f, with_reps)
@@ -209,6 +212,28 @@ def finalise(
                 "write_outputs": round(time.perf_counter() - t0, 3),
             },
         },
+    )
+
+
+def _write_draws(
+    store: RunStore, uncertainty: ParameterUncertainty, seeds: list[np.random.SeedSequence]
+) -> None:
+    """parameter_draws.csv: what each replication drew (every scenario drew the same), as
+    the delta on each quantity's scale, one row per coordinate."""
+    rows = []
+    for i, seed in enumerate(seeds):
+        draws = uncertainty.draw(np.random.default_rng(draw_seed(seed)))
+        for item in uncertainty.items:
+            for c, d in zip(item.components, draws[item.name], strict=True):
+                for k, value in enumerate(np.atleast_1d(np.asarray(d, dtype=float))):
+                    key = c.keys[k] if c.keys else ""
+                    rows.append(
+                        (i, item.name, "+".join(c.targets), key, c.scale, outputs.fmt(value))
+                    )
+    outputs.write_csv(
+        store.path / "parameter_draws.csv",
+        ("replication", "quantity", "targets", "key", "scale", "delta"),
+        rows,
     )
 
 

@@ -3,6 +3,7 @@ parameter recovery and the `calibrate` / `run --calibrated` commands."""
 
 from __future__ import annotations
 
+import csv
 import json
 import math
 import sys
@@ -20,9 +21,10 @@ from calibration.estimation import beta_rate, poisson_trend
 from calibration.la_data import DataError, LAHistory, load_dataset
 from calibration.synthetic import history_rows, write_tidy
 from experiments.cli import main
+from experiments.experiment import scenario_parameters, spec_uncertainty
 from experiments.runner import tasks
 from simulation.model import run_replication
-from simulation.parameters import Parameters
+from simulation.parameters import Parameters, load_parameters
 from simulation.uncertainty import Component, ParameterUncertainty, Uncertain
 
 # --------------------------------------------------------------------------- estimation
@@ -327,13 +329,20 @@ def test_run_calibrated_uses_the_folder(calibrated: Path, tmp_path: Path) -> Non
     assert spec["la"]["name"] == "Bexley"
     assert params["run"]["start_year"] == 2024 and params["run"]["years"] == 2
     saved = Parameters().override(params)
-    from simulation.parameters import load_parameters
-
     assert (
         saved.assessment.ep_fte == load_parameters(calibrated / "parameters.toml").assessment.ep_fte
     )
     names = {u["name"] for u in spec["parameter_uncertainty"]["items"]}
     assert {"requests", "team_capacity", "p_refuse"} <= names
+    # parameter_draws.csv holds the very deltas the replications ran with.
+    with (out / "parameter_draws.csv").open(encoding="utf-8") as f:
+        draws = [r for r in csv.DictReader(f) if r["quantity"] == "p_refuse"]
+    assert [int(r["replication"]) for r in draws] == [0, 1, 2]
+    base = scenario_parameters(spec)["baseline"]
+    for t in tasks({"baseline": base}, 3, spec["root_seed"], spec_uncertainty(spec)):
+        delta = float(draws[t.replication]["delta"])
+        logit = math.log(base.panel.p_refuse / (1 - base.panel.p_refuse)) + delta
+        assert t.parameters().panel.p_refuse == pytest.approx(1 / (1 + math.exp(-logit)))
     off = tmp_path / "off"
     result = invoke(
         [*args, "--out", str(off), "--quiet", "--jobs", "1", "--no-parameter-uncertainty"]
