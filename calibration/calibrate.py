@@ -23,6 +23,7 @@ from simulation.uncertainty import Component, ParameterUncertainty, Uncertain
 from .breaks import Adjustment, clean_history
 from .defaults import Estimate, estimate_parameters
 from .estimation import (
+    REQUEST_LEVEL_TARGETS,
     PoissonTrend,
     capacity_growth,
     clip_trend,
@@ -42,6 +43,7 @@ __all__ = [
 ]
 
 FIT_WINDOW = 3
+HISTORY_CHECK_STREAM = 1
 #: Growth of the teams' output held inside this range (*assumption*: teams are not cut
 #: by more than a tenth a year nor grown by more than 30%).
 GROWTH_LIMITS = (-0.1, 0.3)
@@ -95,7 +97,9 @@ class Calibration:
                 "rms_completed_pct": fit.rms_completed_pct,
                 "rms_pct20_points": fit.rms_pct20_points,
             },
-            "adjustments": [a.describe() for a in self.adjustments if a.year >= self.until - 8],
+            "adjustments": [
+                a.describe() for a in self.adjustments if self.until - 8 <= a.year <= self.until
+            ],
         }
 
 
@@ -135,15 +139,20 @@ def calibrate(
 
     requests = poisson_trend(h.series("requests_received"), last)
     if requests is not None:
-        observed = h.get("requests_received", requests.years[-1]) or requests.level
-        factor = requests.level / observed if observed > 0 else 1.0
-        d = params.demand
+        # The direct estimates run at the last year's published count from 1 January; the
+        # regression's rate at that date is its fitted level half a year on.
         trend = clip_trend(requests.growth)
+        observed = h.get("requests_received", requests.years[-1]) or requests.level
+        at_start = requests.level * (1.0 + trend) ** 0.5
+        factor = at_start / observed if observed > 0 else 1.0
+        d = params.demand
         params = params.override(
             {
                 "demand": {
-                    "request_hazard_by_age": [v * factor for v in d.request_hazard_by_age],
-                    "direct_requests_by_age": [v * factor for v in d.direct_requests_by_age],
+                    **{
+                        t.split(".")[1]: [v * factor for v in getattr(d, t.split(".")[1])]
+                        for t in REQUEST_LEVEL_TARGETS
+                    },
                     "request_trend": trend,
                 }
             },
@@ -264,7 +273,8 @@ def check_history(
         return [], []
     hist = cal.fit.history_params
     varied = ParameterUncertainty(tuple(u for u in cal.uncertainty.items if u.name != "requests"))
-    seeds = np.random.SeedSequence(seed).spawn(replications)
+    # Seeds of their own: the fit's replications would make the check in-sample.
+    seeds = np.random.SeedSequence([seed, HISTORY_CHECK_STREAM]).spawn(replications)
     runs = [run_replication(varied.draw_and_apply(hist, s), s) for s in seeds]
     rows: list[HistoryRow] = []
     first = runs[0]

@@ -193,7 +193,7 @@ def _new_plan_mix(
     far more often than the caseload as a whole is placed there)."""
     caseload, _ = initial_caseload(h, year, latest)
     stock = np.array([caseload.get(g, (0.0,) * len(BAND_NAMES)) for g in PLACEMENT_GROUPS]).T
-    new_nat, stock_nat = national_placements()
+    new_nat, stock_nat = national_placements(year)
     tilt = np.array(
         [new_nat.get(g, 0.0) / stock_nat[g] if stock_nat.get(g) else 1.0 for g in PLACEMENT_GROUPS]
     )
@@ -686,7 +686,7 @@ def estimate_parameters(
                 "slots_per_sitting": max(1, math.ceil(2 * weekly)),
                 "p_refuse": p_refuse,
                 "p_refusal_appealed": min(1.0, p_appealed if p_appealed is not None else 0.0),
-                "p_appeal_upheld": national_tribunal_in_favour(),
+                "p_appeal_upheld": national_tribunal_in_favour(start_year),
             },
             "assessment": {
                 "ep_fte": round(ep_fte, 2),

@@ -52,6 +52,14 @@ __all__ = [
     "poisson_trend",
 ]
 
+#: What a change in the level of requests moves: the children on SEN support (with the
+#: identification that keeps that pool steady) and the direct requests. Moving the hazard
+#: instead would be damped as the pool it drains shrinks.
+REQUEST_LEVEL_TARGETS = (
+    "demand.sen_support_by_age",
+    "demand.identification_by_age",
+    "demand.direct_requests_by_age",
+)
 TREND_YEARS = 5
 RECENT_YEARS = 3
 #: Trends are held inside this range, as the defaults' are: a five-year line through a
@@ -76,6 +84,12 @@ class PoissonTrend:
     @property
     def sd_log_level(self) -> float:
         return math.sqrt(self.cov[0][0])
+
+    def cov_at_start(self) -> list[list[float]]:
+        """The covariance of (log rate at 1 January after the last year, slope): the model's
+        request rate starts there, half a year on from the last year's mid-point."""
+        t = np.array([[1.0, 0.5], [0.0, 1.0]])
+        return (t @ np.array(self.cov) @ t.T).tolist()  # type: ignore[no-any-return]
 
     @property
     def sd_slope(self) -> float:
@@ -171,11 +185,14 @@ def _beta_item(
     if rate is None or not 0.0 < point < 1.0:
         return []
     how = "spread of the yearly rates" if rate.between_years else "binomial posterior"
+    # Centred on the value the parameters hold (the posterior's concentration, the
+    # estimate's mean): a uniform prior would otherwise pull rare events' draws upwards.
+    concentration = rate.a + rate.b
     return [
         Uncertain(
             name,
             "beta",
-            {"a": rate.a, "b": rate.b},
+            {"a": point * concentration, "b": (1 - point) * concentration},
             (Component((target,), "logit", point),),
             f"{what}, {rate.years[0]}-{rate.years[-1]} ({how})",
         )
@@ -197,13 +214,9 @@ def estimate_uncertainty(
             Uncertain(
                 "requests",
                 "mvnormal",
-                {"mean": [0.0, 0.0], "cov": [list(r) for r in requests.cov]},
+                {"mean": [0.0, 0.0], "cov": [list(r) for r in requests.cov_at_start()]},
                 (
-                    Component(
-                        ("demand.request_hazard_by_age", "demand.direct_requests_by_age"),
-                        "log",
-                        0.0,
-                    ),
+                    Component(REQUEST_LEVEL_TARGETS, "log", 0.0),
                     Component(("demand.request_trend",), "log1p", 0.0),
                 ),
                 f"Poisson log-linear regression of requests_received, "

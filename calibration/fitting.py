@@ -39,7 +39,7 @@ __all__ = ["CapacityFit", "FitYear", "fit_capacity", "history_parameters"]
 #: Expected misfit of a year's assessments completed (log scale) and 20-week % (points).
 SIGMA_COMPLETED = 0.10
 SIGMA_PCT = 10.0
-#: Fallback spread of log team size when the curvature cannot be estimated.
+#: Half the largest spread of log team size (a factor of 1.65 either way at one sd).
 FALLBACK_SD = 0.25
 HESSIAN_STEP = 0.1
 
@@ -164,10 +164,9 @@ def fit_capacity(
     seeds = np.random.SeedSequence(seed).spawn(replications)
     base = _replay_requests(history_parameters(hist, h, window, growth), h, window, seeds)
     targets = [(y, _completed(h, y), h.get("pct_within_20wks_excl_exceptions", y)) for y in window]
-    weights = np.linspace(1.0, 2.0, len(window))  # the latest years say most about now
 
     def sized(theta: np.ndarray) -> Parameters:
-        ep, coord = (float(math.exp(min(max(t, -5.0), 9.0))) for t in theta)
+        ep, coord = (float(math.exp(t)) for t in _bounded(theta))
         return base.override(
             {"assessment": {"ep_fte": ep}, "plan": {"coordinators": coord}}, "capacity fit"
         )
@@ -179,16 +178,16 @@ def fit_capacity(
         if key not in cache:
             runs = _runs(sized(theta), seeds)
             total = 0.0
-            for w, (y, completed, pct) in zip(weights, targets, strict=True):
+            for y, completed, pct in targets:
                 if completed:
                     sim = max(
                         _mean(runs, "new_ehcps", y) + _mean(runs, "assessments_not_issued", y), 0.5
                     )
-                    total += w * (math.log(sim / completed) / SIGMA_COMPLETED) ** 2
+                    total += (math.log(sim / completed) / SIGMA_COMPLETED) ** 2
                 if pct is not None:
                     sim_pct = _mean(runs, "pct_within_20wks_excl_exceptions", y)
                     sim_pct = 0.0 if not math.isfinite(sim_pct) else sim_pct
-                    total += w * ((sim_pct - pct) / SIGMA_PCT) ** 2
+                    total += ((sim_pct - pct) / SIGMA_PCT) ** 2
             cache[key] = (total, runs)
         return cache[key]
 
@@ -205,7 +204,7 @@ def fit_capacity(
             "maxfev": max_evaluations,
         },
     )
-    best = np.asarray(result.x, dtype=float)
+    best = _bounded(np.asarray(result.x, dtype=float))
     objective, runs = evaluate(best)
     cov = _laplace(lambda th: evaluate(th)[0], best)
     grown = (1.0 + growth) ** len(window)
@@ -235,6 +234,11 @@ def fit_capacity(
     )
 
 
+def _bounded(theta: np.ndarray) -> np.ndarray:
+    """Log team sizes kept to 0.007-8,100 FTE (inside the parameters' allowed range)."""
+    return np.asarray(np.clip(theta, -5.0, 9.0), dtype=float)
+
+
 def _laplace(
     f: Callable[[np.ndarray], float], x: np.ndarray
 ) -> tuple[tuple[float, float], tuple[float, float]]:
@@ -257,6 +261,6 @@ def _laplace(
         sd = np.minimum(np.sqrt(np.diag(cov)), cap)
         corr = float(np.clip(cov[0, 1] / math.sqrt(cov[0, 0] * cov[1, 1]), -0.95, 0.95))
         cov = np.array([[sd[0] ** 2, corr * sd[0] * sd[1]], [corr * sd[0] * sd[1], sd[1] ** 2]])
-    else:
-        cov = np.diag([FALLBACK_SD**2, FALLBACK_SD**2])
+    else:  # no curvature to read: as uncertain as a direction the data barely constrain
+        cov = np.diag([cap**2, cap**2])
     return ((float(cov[0, 0]), float(cov[0, 1])), (float(cov[1, 0]), float(cov[1, 1])))

@@ -40,10 +40,11 @@ def _rows(name: str) -> list[dict[str, str]]:
         return list(csv.DictReader(f))
 
 
-@lru_cache(maxsize=1)
-def national_placements() -> tuple[dict[str, float], dict[str, float]]:
-    """England's shares by placement group of (new plans in the latest calendar year, all
-    plans at the latest January), from the SEN2 2025 release."""
+@lru_cache(maxsize=16)
+def national_placements(until: int | None = None) -> tuple[dict[str, float], dict[str, float]]:
+    """England's shares by placement group of (new plans in the latest calendar year before
+    January ``until``, all plans at the latest January up to ``until``; None: the latest
+    published), from the SEN2 2025 release (2019 on; an earlier ``until`` takes 2019's)."""
     rows = _rows("ehcp_placements_national.csv")
 
     def shares(prefix: str, period: str) -> dict[str, float]:
@@ -52,7 +53,9 @@ def national_placements() -> tuple[dict[str, float], dict[str, float]]:
             if r["period_type"] == period and r["metric"].startswith(prefix):
                 col = r["metric"][len(prefix) :]
                 vals.setdefault(int(r["year"]), {})[col] = float(r["value"])
-        latest = vals[max(vals)]
+        limit = None if until is None else (until if period == "as_at_january" else until - 1)
+        known = [y for y in vals if limit is None or y <= limit]
+        latest = vals[max(known) if known else min(vals)]
         out = {g: sum(latest.get(c, 0.0) for c in cols) for g, cols in _PLACEMENT_COLUMNS.items()}
         out["mainstream"] = latest["mainstream_total"] - out["mainstream_rp_senunit"]
         total = sum(out.values())
@@ -64,19 +67,23 @@ def national_placements() -> tuple[dict[str, float], dict[str, float]]:
     )
 
 
-@lru_cache(maxsize=1)
-def national_tribunal_in_favour() -> float:
+@lru_cache(maxsize=16)
+def national_tribunal_in_favour(until: int | None = None) -> float:
     """Share of SEND Tribunal appeals decided wholly or partly in the family's favour, the
-    latest academic year HMCTS published (98.3% in 2022/23)."""
-    best: tuple[str, float] | None = None
+    latest academic year HMCTS published that ended before January ``until`` (None: the
+    latest; 95% in 2019/20, 98.3% in 2022/23; an earlier ``until`` takes the earliest)."""
+    years: dict[str, float] = {}
     for r in _rows("tribunal_national.csv"):
-        if r["metric"] == "hmcts.pct_decided_in_favour_of_appellant" and (
-            best is None or r["year"] > best[0]
-        ):
-            best = (r["year"], float(r["value"]) / 100)
-    if best is None:
+        if r["metric"] == "hmcts.pct_decided_in_favour_of_appellant":
+            years[r["year"]] = float(r["value"]) / 100
+    if not years:
         raise ValueError("tribunal_national.csv has no hmcts.pct_decided_in_favour_of_appellant")
-    return best[1]
+
+    def ends(year: str) -> int:  # "2019/20" ends in 2020
+        return int(year[:4]) + (1 if "/" in year else 0)
+
+    known = [y for y in years if until is None or ends(y) < until]
+    return years[max(known, key=ends) if known else min(years, key=ends)]
 
 
 @lru_cache(maxsize=1)

@@ -138,7 +138,8 @@ def _write_all(
         if not runs or not published or not any(r.metric == metric for r in rows):
             continue
         first = min(runs[0].table(metric)[0])
-        history = {y: v for y, v in published.items() if first - 3 <= y <= cal.until}
+        last = cal.until if metric in runs[0].census else cal.until - 1  # what it read
+        history = {y: v for y, v in published.items() if first - 3 <= y <= last}
         path = folder / f"fit_{metric}.png"
         fan_chart(path, metric, runs, "simulated history", history, cal.la_name)
         charts.append((path, metric))

@@ -44,7 +44,7 @@ from .calibration_out import load_calibrated, write_calibration
 from .compare import CompareError, write_comparison
 from .experiment import RunOutcome, finalise, new_spec, run_experiment
 from .report import ReportError, write_report
-from .runner import ExperimentError, default_jobs, make_executor
+from .runner import ExperimentError, default_jobs, make_executor, replication_seeds
 from .sizing import RESOURCES, SizingError, Target, size, write_sizing
 from .store import RunStore, StoreError, check_destination
 from .toml_out import dumps as toml_dumps
@@ -377,6 +377,11 @@ def run(
                 version=_version(),
             )
             spec["waterfall"] = steps
+            if drawn is not None:  # a bad draw fails here, before the run folder exists
+                trial = replication_seeds(seed, min(replications, 20))
+                for params, _, _ in runs.values():
+                    for child in trial:
+                        drawn.draw_and_apply(params, child)
             # The executor before the folder: a missing Dask extra leaves nothing behind.
             executor = make_executor(jobs or default_jobs(), scheduler, dask_workers)
             store = RunStore.create(out, spec, overwrite)

@@ -5,9 +5,9 @@ refusal rate, a bivariate normal for the level and trend of requests, a Dirichle
 placement mix, ...). A replication draws one value of each and moves the parameters by the
 *difference* between the draw and the estimate, on the quantity's natural scale (log for
 rates and team sizes, logit for probabilities, log shares for mixes). Moving by a
-difference, rather than overwriting, keeps a scenario's own change: a scenario that adds
-3 EPs to a team of uncertain effective size still has 3 more than the baseline in every
-replication, and replication i of every scenario draws the same values (common random
+difference, rather than overwriting, keeps a scenario's own change: a scenario with 3 more EPs (or a
+lever adding them) still has more than the baseline in every replication, in proportion
+on a log scale, and replication i of every scenario draws the same values (common random
 numbers for parameters as well as for chance).
 
 The draws come from their own stream, a child of the replication's seed, so switching
@@ -275,6 +275,7 @@ class ParameterUncertainty:
                     updates.setdefault(section, {})[name] = value
         if not updates:
             return params
+        _keep_review_outcomes_possible(params, updates)
         return params.replace(
             **{
                 section: _replace_fields(getattr(params, section), changes)
@@ -290,11 +291,61 @@ class ParameterUncertainty:
         return {"items": [u.to_dict() for u in self.items]}
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any], where: str = "uncertainty") -> ParameterUncertainty:
-        items = data.get("items")
+    def from_dict(cls, data: Any, where: str = "uncertainty") -> ParameterUncertainty:
+        """Read and check (targets, shapes, a trial draw) an uncertainty's plain form."""
+        items = data.get("items") if isinstance(data, Mapping) else None
         if not isinstance(items, list):
             raise ParameterError(f"{where}: 'items' must be a list of uncertain quantities")
-        return cls(tuple(Uncertain.from_dict(d, f"{where} item {i}") for i, d in enumerate(items)))
+        out = cls(tuple(Uncertain.from_dict(d, f"{where} item {i}") for i, d in enumerate(items)))
+        out.check(where)
+        return out
+
+    def check(self, where: str = "uncertainty") -> None:
+        """A ParameterError naming the item if a target is not a parameter or a
+        distribution's shape does not fit its components."""
+        for u in self.items:
+            for c in u.components:
+                for target in c.targets:
+                    section, name, _ = _section_field(target) if "." in target else ("", "", "")
+                    if not section or not hasattr(Parameters(), section):
+                        raise ParameterError(
+                            f"{where}: '{u.name}' targets '{target}', not a parameter "
+                            "(targets are section.field, e.g. panel.p_refuse)"
+                        )
+                    _limits(section, name)
+            n = len(u.components)
+            p = u.params
+            try:
+                if u.family == "mvnormal":
+                    ok = len(p["mean"]) == n and np.shape(p["cov"]) == (n, n)
+                elif u.family == "dirichlet":
+                    ok = n == 1 and len(p["alpha"]) == len(u.components[0].keys) > 1
+                else:
+                    ok = n == 1
+                ok = ok and all(np.isfinite(np.asarray(v, dtype=float)).all() for v in p.values())
+            except (TypeError, ValueError):
+                ok = False
+            if not ok:
+                raise ParameterError(
+                    f"{where}: '{u.name}' has a {u.family} whose parameters do not fit its "
+                    f"{n} component(s)"
+                )
+
+
+def _keep_review_outcomes_possible(params: Parameters, updates: dict[str, dict[str, Any]]) -> None:
+    """A review's outcomes share one probability: when a draw raises a placement change or
+    ceasing, amendments give way (estimates often put p_amend at exactly what is left)."""
+    review = updates.get("review")
+    if review is None:
+        return
+    r = params.review
+    up = review.get("p_step_up", r.p_step_up)
+    down = review.get("p_step_down", r.p_step_down)
+    cease = review.get("p_cease", r.p_cease)
+    amend = review.get("p_amend", r.p_amend)
+    cease = min(cease, 1.0 - max(up, down))
+    review["p_cease"] = cease
+    review["p_amend"] = max(0.0, min(amend, 1.0 - max(up, down) - cease))
 
 
 def _move_dict_value(v: Any, d: float, scale: str, lo: float | None, hi: float | None) -> Any:

@@ -52,13 +52,13 @@ SUMMARY_HEADER = "metric,horizon,n_las,mape_model,mape_last,mape_trend,coverage_
 # Inputs read from national files at their latest year whatever the origin (structural
 # shares; they cannot be cut with --data): need shares, placement shares of new plans and
 # the caseload, single-year ages, unit costs, tribunal outcomes.
+# National stand-ins still read from the latest published year whatever the origin: SEN2
+# published need shares and single-year ages only for 2024-2025, and costs are not scored.
 KNOWN_NATIONAL = (
     "demand.need_shares",
     "initial.need_shares",
-    "placement.mix_by_phase",
     "initial.age_weights",
     "costs.",
-    "panel.p_appeal_upheld",
 )
 
 

@@ -19,12 +19,13 @@ from calibration.calibrate import Calibration, calibrate
 from calibration.defaults import estimate_parameters
 from calibration.estimation import beta_rate, poisson_trend
 from calibration.la_data import DataError, LAHistory, load_dataset
+from calibration.national import national_placements, national_tribunal_in_favour
 from calibration.synthetic import history_rows, write_tidy
 from experiments.cli import main
 from experiments.experiment import scenario_parameters, spec_uncertainty
 from experiments.runner import tasks
 from simulation.model import run_replication
-from simulation.parameters import Parameters, load_parameters
+from simulation.parameters import ParameterError, Parameters, load_parameters
 from simulation.uncertainty import Component, ParameterUncertainty, Uncertain
 
 # --------------------------------------------------------------------------- estimation
@@ -416,3 +417,59 @@ def test_missing_required_series_are_listed_together(tmp_path: Path) -> None:
     assert str(path) in message
     assert "requests_refused" in message and "caseload_special_state" in message
     assert "\n" not in message
+
+
+def test_draws_keep_review_outcomes_possible() -> None:
+    """Estimates often leave p_amend at exactly what a review's other outcomes leave; a draw
+    that raises moves to special schools makes amendments give way, not the run fail."""
+    base = Parameters().override(
+        {"review": {"p_step_up": 0.05, "p_step_down": 0.01, "p_cease": 0.02, "p_amend": 0.93}}
+    )
+    unc = ParameterUncertainty(
+        (
+            Uncertain(
+                "p_step_up",
+                "beta",
+                {"a": 5.0, "b": 95.0},
+                (Component(("review.p_step_up",), "logit", 0.05),),
+                "test",
+            ),
+        )
+    )
+    moved = unc.apply(base, {"p_step_up": [math.log(4)]})  # odds x4: about 0.17
+    r = moved.review
+    assert r.p_step_up > 0.15
+    assert r.p_amend + max(r.p_step_up, r.p_step_down) + r.p_cease == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"targets": ["panel.no_such_field"]}, "not a parameter"),
+        ({"targets": ["nosection"]}, "not a parameter"),
+    ],
+)
+def test_malformed_uncertainty_is_refused_on_reading(
+    change: dict[str, object], message: str
+) -> None:
+    data = _toy_uncertainty().to_dict()
+    data["items"][0]["components"][0].update(change)
+    with pytest.raises(ParameterError, match=message):
+        ParameterUncertainty.from_dict(data)
+
+
+def test_malformed_distribution_is_refused_on_reading() -> None:
+    data = _toy_uncertainty().to_dict()
+    data["items"][2]["params"]["alpha"] = [1.0, 2.0, 3.0]  # three shares for a two-share mix
+    with pytest.raises(ParameterError, match="do not fit"):
+        ParameterUncertainty.from_dict(data)
+    with pytest.raises(ParameterError, match="'items' must be a list"):
+        ParameterUncertainty.from_dict([1, 2])
+
+
+def test_national_stand_ins_are_read_as_of_the_start() -> None:
+    """The tribunal figure and England's placement shares come from years published before
+    the start census (HMCTS published 95% for 2019/20 and 98.3% for 2022/23)."""
+    assert national_tribunal_in_favour(2021) == pytest.approx(0.95)
+    assert national_tribunal_in_favour(None) == pytest.approx(0.983)
+    assert national_placements(2021) != national_placements(None)
