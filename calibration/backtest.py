@@ -37,7 +37,7 @@ from simulation.model import run_replication
 from simulation.parameters import ParameterError
 
 from .breaks import clean_history
-from .calibrate import calibrate
+from .calibrate import calibrate, require_until
 from .la_data import DataError, Dataset, LAHistory, load_dataset
 
 __all__ = [
@@ -209,13 +209,10 @@ def eligible_las(ds: Dataset, origin: int, horizon: int, require_actuals: bool =
 
 def check_origin(h: LAHistory, origin: int) -> None:
     """Raise BacktestError if the LA has no January census at the origin."""
-    if h.get("ehcp_total_jan", origin) is None:
-        years = sorted(h.census.get("ehcp_total_jan", {}))
-        avail = f"available: {years[0]}-{years[-1]}" if years else "it has none"
-        raise BacktestError(
-            f"{h.la_name} has no January {origin} census (ehcp_total_jan; {avail}); "
-            "choose an origin with a published census"
-        )
+    try:
+        require_until(h, origin)
+    except DataError as e:
+        raise BacktestError(f"{e}; choose an origin with a published census") from None
 
 
 def check_horizon(histories: Iterable[LAHistory], origin: int, horizon: int) -> None:
