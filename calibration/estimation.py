@@ -7,18 +7,20 @@ Each uncertain quantity gets a distribution that a replication draws from
   the last five years up to the start (fitted by maximum likelihood with scipy), giving the
   level in the last year and the annual growth with their joint (bivariate normal)
   uncertainty. Yearly counts vary far more than a Poisson count would, so the covariance
-  is scaled by the Pearson dispersion (quasi-Poisson). SEN2 does not publish requests by
+  is scaled by the Pearson dispersion (quasi-Poisson), and the level's variance adds a
+  year's own overdispersed spread about the line (a predictive interval). SEN2 does not publish requests by
   age, so the age split (from new plans by age at start) is not varied.
 * **Rates with a numerator and a denominator** (refusals of requests, decisions not to
   issue, moves between mainstream and special schools): a beta distribution with the
   pooled rate of the recent years as its mean. Its spread is the binomial posterior's
   (uniform prior) or, when the rate moved more from year to year than sampling explains,
-  the standard error of the mean of the yearly rates (the years as a random sample of the
-  LA's years, as in a random-effects meta-analysis).
-* **Ceasing**: the level of every ceasing hazard, log-normal with the standard error of
-  the mean yearly log ceasing rate (plans ceased over the January caseload), at least
-  the Poisson spread.
-* **Moves in**: normal with the standard error of the mean yearly stock-flow residual.
+  the predictive spread of the yearly rates: the between-year variance times (1 + 1/n),
+  the variance of a new year's rate about the mean of n years. A forecast's rate is the
+  rate of years not yet seen, which vary about the LA's mean as the past years did.
+* **Ceasing**: the level of every ceasing hazard, log-normal with the predictive spread of
+  the yearly log ceasing rates (plans ceased over the January caseload), at least the
+  Poisson spread.
+* **Moves in**: normal with the predictive spread of the yearly stock-flow residuals.
 * **Placement of new plans**: a Dirichlet for each phase around the estimated mix, as
   certain as one year of that phase's new plans would make it (*assumption*: SEN2 does not
   publish new plans by placement for an LA, so the mix is derived, not observed).
@@ -86,10 +88,14 @@ class PoissonTrend:
         return math.sqrt(self.cov[0][0])
 
     def cov_at_start(self) -> list[list[float]]:
-        """The covariance of (log rate at 1 January after the last year, slope): the model's
-        request rate starts there, half a year on from the last year's mid-point."""
+        """The predictive covariance of (log rate at 1 January after the last year, slope):
+        the model's request rate starts there, half a year on from the last year's
+        mid-point; a year's level also strays from the line by the overdispersed Poisson
+        spread, dispersion / level on the log scale."""
         t = np.array([[1.0, 0.5], [0.0, 1.0]])
-        return (t @ np.array(self.cov) @ t.T).tolist()  # type: ignore[no-any-return]
+        cov = t @ np.array(self.cov) @ t.T
+        cov[0, 0] += self.dispersion / max(self.level, 1.0)
+        return cov.tolist()  # type: ignore[no-any-return]
 
     @property
     def sd_slope(self) -> float:
@@ -161,7 +167,7 @@ def beta_rate(
     m = x / total
     if len(years) >= 2 and 0 < m < 1:
         rates = [min(num[y] / den[y], 1.0) for y in years]
-        var = float(np.var(rates, ddof=1)) / len(years)  # of the mean of the years
+        var = float(np.var(rates, ddof=1)) * (1 + 1 / len(years))  # a new year's, predictive
         if var > a * b / ((a + b) ** 2 * (a + b + 1)):
             concentration = max(2.0, m * (1 - m) / var - 1)
             return BetaRate(m * concentration, (1 - m) * concentration, tuple(years), True)
@@ -279,7 +285,9 @@ def estimate_uncertainty(
     years = [y for y in sorted(ceased) if y <= last and y in stock][-RECENT_YEARS:]
     logs = _log_rates(ceased, stock, years)
     if logs:
-        spread = float(np.std(logs, ddof=1)) / math.sqrt(len(logs)) if len(logs) >= 2 else 0.0
+        spread = (
+            float(np.std(logs, ddof=1)) * math.sqrt(1 + 1 / len(logs)) if len(logs) >= 2 else 0.0
+        )
         poisson = 1.0 / math.sqrt(max(1.0, sum(ceased[y] for y in years)))
         items.append(
             Uncertain(
@@ -303,9 +311,12 @@ def estimate_uncertainty(
             Uncertain(
                 "moves_in",
                 "normal",
-                {"mean": 0.0, "sd": float(np.std(residuals, ddof=1) / math.sqrt(len(residuals)))},
+                {
+                    "mean": 0.0,
+                    "sd": float(np.std(residuals, ddof=1) * math.sqrt(1 + 1 / len(residuals))),
+                },
                 (Component(("exits.moves_in_per_year",), "shift", 0.0),),
-                f"standard error of the mean of {len(residuals)} yearly stock-flow residuals",
+                f"predictive spread of {len(residuals)} yearly stock-flow residuals",
             )
         )
 

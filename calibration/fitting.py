@@ -16,7 +16,8 @@ smooth enough for a simplex search. The objective is a sum of squared standardis
 misfits, with a year's assessments completed expected within 10% and its 20-week
 percentage within 10 points (*assumption*: the model's own accuracy on history, not a
 published figure); read as -2 log-likelihood, its curvature at the optimum (a
-finite-difference Hessian) gives the fitted sizes' uncertainty.
+finite-difference Hessian) gives the fitted sizes' uncertainty, scaled up by the misfit
+per degree of freedom when the fit is worse than those scales.
 """
 
 from __future__ import annotations
@@ -206,7 +207,12 @@ def fit_capacity(
     )
     best = _bounded(np.asarray(result.x, dtype=float))
     objective, runs = evaluate(best)
-    cov = _laplace(lambda th: evaluate(th)[0], best)
+    # Quasi-likelihood: when the model misses the history by more than the assumed scales,
+    # the covariance grows by the misfit per degree of freedom (as a quasi-Poisson fit's
+    # does by its dispersion), so a poor fit is not reported as a precise one.
+    n_obs = sum((c is not None and c > 0) + (p is not None) for _, c, p in targets)
+    dispersion = max(1.0, objective / max(1, n_obs - 2))
+    cov = _laplace(lambda th: evaluate(th)[0] / dispersion, best)
     grown = (1.0 + growth) ** len(window)
     years = tuple(
         FitYear(

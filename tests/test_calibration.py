@@ -75,7 +75,7 @@ def test_beta_rate_binomial_or_between_years() -> None:
     assert swings.mean == pytest.approx(0.2)
     rates = np.array([0.05, 0.35, 0.2])
     var = swings.a * swings.b / ((swings.a + swings.b) ** 2 * (swings.a + swings.b + 1))
-    assert var == pytest.approx(rates.var(ddof=1) / 3)  # the standard error of the mean
+    assert var == pytest.approx(rates.var(ddof=1) * (1 + 1 / 3))  # a new year's, predictive
     assert beta_rate({}, den, 2020) is None
 
 
