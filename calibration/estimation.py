@@ -8,8 +8,9 @@ Each uncertain quantity gets a distribution that a replication draws from
   level in the last year and the annual growth with their joint (bivariate normal)
   uncertainty. Yearly counts vary far more than a Poisson count would, so the covariance
   is scaled by the Pearson dispersion (quasi-Poisson), and the level's variance adds a
-  year's own overdispersed spread about the line (a predictive interval). SEN2 does not publish requests by
-  age, so the age split (from new plans by age at start) is not varied.
+  year's own overdispersed spread about the line (a predictive interval). SEN2 does not
+  publish requests by age, so the age split (from new plans by age at start) is not
+  varied.
 * **Rates with a numerator and a denominator** (refusals of requests, decisions not to
   issue, moves between mainstream and special schools): a beta distribution with the
   pooled rate of the recent years as its mean. Its spread is the binomial posterior's
