@@ -362,6 +362,10 @@ def _methods(m: Mapping[str, Any], scenarios: list[str]) -> str:
             f"precision rule: {m.get('precision') or 'fixed number of replications'}.",
         ],
         [
+            "Uncertainty",
+            _uncertainty_text(m.get("parameter_uncertainty")),
+        ],
+        [
             "Implementation",
             f"sendsim {m.get('sendsim_version')} (commit "
             f"{m.get('git_commit') or 'not from a git checkout'}), Python {m.get('python')}, "
@@ -371,6 +375,20 @@ def _methods(m: Mapping[str, Any], scenarios: list[str]) -> str:
         ],
     ]
     return _table(["STRESS-DES", "this run"], rows)
+
+
+def _uncertainty_text(data: Mapping[str, Any] | None) -> str:
+    if not data:
+        return (
+            "Chance only: every replication ran with the same parameters, so the bands do "
+            "not include what is not known about them."
+        )
+    names = [str(item.get("name")) for item in data.get("items", [])]
+    return (
+        "Chance and parameters: each replication drew its parameters from their estimated "
+        f"uncertainty ({', '.join(names)}; the same draw for every scenario), listed in "
+        "parameter_draws.csv."
+    )
 
 
 def write_report(run_dir: Path, out: Path) -> Path:

@@ -77,6 +77,7 @@ def test_report_is_self_contained_with_every_section(report: Path) -> None:
     assert "<script" not in text  # nothing to run, nothing to fetch
     assert not re.search(r'(src|href)="https?:', text)
     assert "STRESS-DES" in text and "Experimentation" in text and "Implementation" in text
+    assert "Chance and parameters" in text and "parameter_draws.csv" in text
     assert "@media print" in text
 
 
