@@ -25,8 +25,8 @@ import csv
 import functools
 import math
 import multiprocessing
-from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import astuple, dataclass, fields
 from pathlib import Path
 from typing import Final
@@ -53,6 +53,8 @@ __all__ = [
     "format_summary",
     "in_band",
     "last_value_forecast",
+    "rows_from_json",
+    "rows_to_json",
     "run_backtest",
     "score_la",
     "summarise",
@@ -358,28 +360,31 @@ def run_backtest(
     las: Sequence[str],
     settings: Settings,
     jobs: int = 1,
-    on_done: Callable[[str, str | None], None] | None = None,
+    on_done: Callable[[str, list[ScoreRow] | str], None] | None = None,
+    done: Mapping[str, list[ScoreRow] | str] | None = None,
 ) -> tuple[list[ScoreRow], dict[str, str]]:
     """Back-test each LA (GSS codes) from the data file (None: the bundled data), over
     ``jobs`` processes (a forkserver pool when more than one). Returns the score rows in
-    the order of ``las`` and the LAs skipped (code -> reason). ``on_done(code, reason)`` is
-    called as each LA finishes."""
+    the order of ``las`` and the LAs skipped (code -> reason). ``on_done(code, rows or
+    reason)`` is called as each LA finishes (so a caller can save it); LAs in ``done``
+    (finished by an interrupted run) are not run again."""
     path = None if data is None else str(data)
-    work = [(path, code, settings) for code in las]
-    results: dict[str, list[ScoreRow] | str] = {}
+    results: dict[str, list[ScoreRow] | str] = dict(done or {})
+    work = [(path, code, settings) for code in las if code not in results]
+
+    def finished(code: str, out: list[ScoreRow] | str) -> None:
+        results[code] = out
+        if on_done is not None:
+            on_done(code, out)
+
     if jobs <= 1 or len(work) <= 1:
-        outcomes: Iterable[tuple[str, list[ScoreRow] | str]] = map(_task, work)
-        for code, out in outcomes:
-            results[code] = out
-            if on_done is not None:
-                on_done(code, out if isinstance(out, str) else None)
+        for code, out in map(_task, work):
+            finished(code, out)
     else:
         context = multiprocessing.get_context("forkserver")
         with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
-            for code, out in pool.map(_task, work):
-                results[code] = out
-                if on_done is not None:
-                    on_done(code, out if isinstance(out, str) else None)
+            for future in as_completed([pool.submit(_task, w) for w in work]):
+                finished(*future.result())
     rows: list[ScoreRow] = []
     skipped: dict[str, str] = {}
     for code in las:
@@ -389,6 +394,19 @@ def run_backtest(
         else:
             rows.extend(out)
     return rows, skipped
+
+
+def rows_to_json(out: list[ScoreRow] | str) -> dict[str, object]:
+    """One LA's outcome as plain JSON (floats round-trip exactly)."""
+    if isinstance(out, str):
+        return {"skipped": out}
+    return {"rows": [list(astuple(r)) for r in out]}
+
+
+def rows_from_json(data: Mapping[str, object]) -> list[ScoreRow] | str:
+    if "skipped" in data:
+        return str(data["skipped"])
+    return [ScoreRow(*r) for r in data["rows"]]  # type: ignore[attr-defined]
 
 
 # --------------------------------------------------------------------------- summary, files

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import json
 import re
+import shutil
 import sys
 import time
 from importlib import resources
@@ -17,11 +20,14 @@ from click.core import ParameterSource
 
 from calibration.backtest import (
     BacktestError,
+    ScoreRow,
     Settings,
     check_horizon,
     check_origin,
     eligible_las,
     format_summary,
+    rows_from_json,
+    rows_to_json,
     run_backtest,
     summarise,
     write_scores,
@@ -46,7 +52,7 @@ from .experiment import RunOutcome, finalise, new_spec, run_experiment
 from .report import ReportError, write_report
 from .runner import ExperimentError, default_jobs, make_executor, replication_seeds
 from .sizing import RESOURCES, SizingError, Target, size, write_sizing
-from .store import RunStore, StoreError, check_destination
+from .store import RunStore, StoreError, atomic_open, check_destination
 from .toml_out import dumps as toml_dumps
 
 DEFAULT_LA = "Stockport"
@@ -768,6 +774,43 @@ def calibrate_cmd(
         )
 
 
+class _BacktestFolder:
+    """A back-test's folder: its settings (backtest.json) and each LA's outcome saved as
+    it finishes (las/<code>.json), so an interrupted run continues with --resume."""
+
+    def __init__(
+        self, out: Path, settings: Settings, codes: list[str], data: Path | None, resume: bool
+    ):
+        self.las = out / "las"
+        spec = {
+            "settings": dataclasses.asdict(settings),
+            "las": codes,
+            "data": None if data is None else str(data),
+        }
+        spec_path = out / "backtest.json"
+        self.done: dict[str, list[ScoreRow] | str] = {}
+        if resume:
+            if not spec_path.is_file():
+                raise BacktestError(f"--resume: {out} holds no back-test (no backtest.json)")
+            if json.loads(spec_path.read_text(encoding="utf-8")) != spec:
+                raise BacktestError(
+                    f"--resume: {out} was run with other settings, LAs or data "
+                    "(see its backtest.json); leave out --resume to start again"
+                )
+            for path in sorted(self.las.glob("*.json")):
+                self.done[path.stem] = rows_from_json(json.loads(path.read_text("utf-8")))
+        else:
+            if self.las.exists():
+                shutil.rmtree(self.las)
+        self.las.mkdir(parents=True, exist_ok=True)
+        with atomic_open(spec_path) as f:
+            json.dump(spec, f, indent=1)
+
+    def save(self, code: str, out: list[ScoreRow] | str) -> None:
+        with atomic_open(self.las / f"{code}.json") as f:
+            json.dump(rows_to_json(out), f)
+
+
 @main.command(name="backtest")
 @click.option("--la", default=DEFAULT_LA, show_default=True, help="Name, GSS code or DfE number.")
 @click.option("--data", type=click.Path(path_type=Path, dir_okay=False))
@@ -792,6 +835,12 @@ def calibrate_cmd(
 @FIT_REPLICATIONS_OPTION
 @MAX_EVALUATIONS_OPTION
 @UNCERTAINTY_OPTION
+@click.option(
+    "--resume",
+    is_flag=True,
+    help="Continue an interrupted back-test in --out: LAs already finished (saved in "
+    "OUT/las/ as each finishes) are kept; the settings must be the same.",
+)
 def backtest_cmd(
     la: str,
     data: Path | None,
@@ -807,6 +856,7 @@ def backtest_cmd(
     fit_replications: int,
     max_evaluations: int,
     parameter_uncertainty: bool,
+    resume: bool,
 ) -> None:
     """Calibrate on the data as of an earlier census only, forecast from it, and score the
     forecasts (and two naive ones) against what was published after it."""
@@ -836,14 +886,14 @@ def backtest_cmd(
             fit_replications,
             max_evaluations,
         )
-        rows, skipped = run_backtest(data, codes, settings, jobs)
+        saved = _BacktestFolder(out, settings, codes, data, resume)
+        rows, skipped = run_backtest(data, codes, settings, jobs, saved.save, saved.done)
         if skipped and not all_las:
             raise BacktestError(next(iter(skipped.values())))
     except (DataError, ParameterError, BacktestError) as e:
         raise click.ClickException(str(e)) from None
     for code, reason in skipped.items():
         click.echo(f"skipped {code}: {reason}", err=True)
-    out.mkdir(parents=True, exist_ok=True)
     summary = summarise(rows)
     write_scores(out / "backtest_scores.csv", rows)
     write_summary(out / "backtest_summary.csv", summary)

@@ -5,7 +5,9 @@ use no data published after the origin."""
 from __future__ import annotations
 
 import csv
+import json
 import math
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -332,3 +334,36 @@ def test_parallel_run_gives_the_same_rows(
         out / "backtest_scores.csv"
     ).read_bytes()
     assert not math.isnan(float(rows[0]["forecast_median"]))
+
+
+def test_resume_keeps_the_las_already_finished(
+    full_run: tuple[Path, list[dict[str, str]]], tmp_path: Path
+) -> None:
+    """Each LA is saved as it finishes; --resume runs only the missing ones (an LA marked
+    in its saved file keeps the mark) and gives the same table."""
+    out, rows = full_run
+    copy = tmp_path / "copy"
+    shutil.copytree(out, copy)
+    (copy / "las" / f"{LAS[2]}.json").unlink()
+    marked = copy / "las" / f"{LAS[0]}.json"
+    saved = json.loads(marked.read_text(encoding="utf-8"))
+    median_column = SCORE_COLUMNS.index("forecast_median")
+    saved["rows"][0][median_column] = 12345.0
+    marked.write_text(json.dumps(saved), encoding="utf-8")
+    resumed = _backtest(out.parent / "full.csv", copy, "--resume")
+    first = next(i for i, r in enumerate(rows) if r["la_code"] == LAS[0])
+    assert float(resumed[first]["forecast_median"]) == 12345.0
+    assert resumed[:first] + resumed[first + 1 :] == rows[:first] + rows[first + 1 :]
+
+
+def test_resume_refuses_other_settings(
+    full_run: tuple[Path, list[dict[str, str]]], tmp_path: Path
+) -> None:
+    out, _ = full_run
+    copy = tmp_path / "copy"
+    shutil.copytree(out, copy)
+    args = ["backtest", "--data", str(out.parent / "full.csv"), "--all-las"]
+    args += ["--origin", str(ORIGIN), "--horizon", "2", "--replications", "5", "--jobs", "1"]
+    result = CliRunner().invoke(main, [*args, *FAST_FIT, "--out", str(copy), "--resume"])
+    assert result.exit_code == 1
+    assert "other settings" in result.output
