@@ -118,6 +118,9 @@ class SummaryRow:
     mape_trend: float | None
     coverage_50: float | None
     coverage_90: float | None
+    mae_model: float | None  # mean absolute error in the metric's units (points for pct_)
+    mae_last: float | None
+    mae_trend: float | None
 
 
 SCORE_COLUMNS: Final = tuple(f.name for f in fields(ScoreRow))
@@ -417,9 +420,18 @@ def _mean(values: Iterable[float | None]) -> float | None:
     return float(np.mean(vals)) if vals else None
 
 
+def _abs_error(ape_value: float | None, actual: float | None) -> float | None:
+    """|forecast - actual| from its percentage error (None where that is undefined)."""
+    if ape_value is None or actual is None:
+        return None
+    return ape_value * abs(actual) / 100.0
+
+
 def summarise(rows: Sequence[ScoreRow]) -> list[SummaryRow]:
     """Per metric and horizon: LAs with a published actual, mean APEs (each over the LAs
-    where it is defined) and the share of actuals inside the 50% and 90% bands."""
+    where it is defined), the share of actuals inside the 50% and 90% bands, and mean
+    absolute errors in the metric's own units (for a percentage, in points: its APE is
+    large wherever the published percentage is small)."""
     out = []
     keys = sorted({(r.metric, r.horizon) for r in rows}, key=lambda k: (METRICS.index(k[0]), k[1]))
     for metric, k in keys:
@@ -434,6 +446,9 @@ def summarise(rows: Sequence[ScoreRow]) -> list[SummaryRow]:
                 mape_trend=_mean(r.ape_trend for r in sel),
                 coverage_50=_mean(None if r.in_50 is None else float(r.in_50) for r in sel),
                 coverage_90=_mean(None if r.in_90 is None else float(r.in_90) for r in sel),
+                mae_model=_mean(_abs_error(r.ape_model, r.actual) for r in sel),
+                mae_last=_mean(_abs_error(r.ape_last, r.actual) for r in sel),
+                mae_trend=_mean(_abs_error(r.ape_trend, r.actual) for r in sel),
             )
         )
     return out
@@ -476,13 +491,14 @@ def format_summary(summary: Sequence[SummaryRow]) -> str:
 
     head = (
         f"{'metric':<34} {'h':>2} {'n_las':>5} {'mape_model':>10} {'mape_last':>9} "
-        f"{'mape_trend':>10} {'cov_50':>6} {'cov_90':>6}"
+        f"{'mape_trend':>10} {'cov_50':>6} {'cov_90':>6} {'mae_model':>9} {'mae_trend':>9}"
     )
     lines = [head]
     for s in summary:
         lines.append(
             f"{s.metric:<34} {s.horizon:>2} {s.n_las:>5} {num(s.mape_model, '10.1f')} "
             f"{num(s.mape_last, '9.1f')} {num(s.mape_trend, '10.1f')} "
-            f"{num(s.coverage_50, '6.2f')} {num(s.coverage_90, '6.2f')}"
+            f"{num(s.coverage_50, '6.2f')} {num(s.coverage_90, '6.2f')} "
+            f"{num(s.mae_model, '9.1f')} {num(s.mae_trend, '9.1f')}"
         )
     return "\n".join(lines)

@@ -40,20 +40,11 @@ SCORES_HEADER = (
     "la_code,la_name,metric,horizon,year,actual,forecast_median,p5,p25,p75,p95,"
     "ape_model,ape_last,ape_trend,in_50,in_90"
 )
-SUMMARY_HEADER = "metric,horizon,n_las,mape_model,mape_last,mape_trend,coverage_50,coverage_90"
+SUMMARY_HEADER = (
+    "metric,horizon,n_las,mape_model,mape_last,mape_trend,coverage_50,coverage_90,"
+    "mae_model,mae_last,mae_trend"
+)
 
-#: Estimates that calibration.defaults.estimate_parameters still takes from data published
-#: after the origin (found by this file; defaults.py is deliberately left unchanged):
-#: - panel.p_refusal_appealed: England's requests_with_tribunal up to last + 5;
-#: - review.p_amend: the latest year of ar_outcome_* (the LA's, else England's), any year;
-#: - review.p_step_up / p_step_down: SEN2 transfers up to max(origin - 1, 2021), so the
-#:   2021 calendar-year transfers for an origin of 2021 or earlier;
-#: - review.p_cease, exits.hazard_by_band, phase_transfer.leaving_reason_shares: England's
-#:   ceased_* up to origin + 4 and England's latest January total, where the LA publishes
-#:   no ceased plans up to the origin (SEN2 ceased reasons start in 2022).
-# Inputs read from national files at their latest year whatever the origin (structural
-# shares; they cannot be cut with --data): need shares, placement shares of new plans and
-# the caseload, single-year ages, unit costs, tribunal outcomes.
 # National stand-ins still read from the latest published year whatever the origin: SEN2
 # published need shares and single-year ages only for 2024-2025, and costs are not scored.
 KNOWN_NATIONAL = (
@@ -233,6 +224,8 @@ def test_summary_matches_the_scores(full_run: tuple[Path, list[dict[str, str]]])
             cover = float(s[column])
             assert 0.0 <= cover <= 1.0
             assert cover == pytest.approx(sum(r[flag] == "1" for r in sel) / len(sel))
+        maes = [abs(float(r["forecast_median"]) - float(r["actual"])) for r in sel]
+        assert float(s["mae_model"]) == pytest.approx(sum(maes) / len(maes), rel=1e-9, abs=1e-9)
         for r in sel:
             actual, median = float(r["actual"]), float(r["forecast_median"])
             if actual:
