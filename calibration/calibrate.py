@@ -96,6 +96,12 @@ class Calibration:
                 "converged": fit.converged,
                 "rms_completed_pct": fit.rms_completed_pct,
                 "rms_pct20_points": fit.rms_pct20_points,
+                "panel_slots_per_weekly_request": None
+                if fit.panel is None
+                else fit.panel.slots_per_weekly_request,
+                "panel_pct_within_6wks": None
+                if fit.panel is None
+                else [{"year": y, "published": o, "simulated": m} for y, o, m in fit.panel.years],
             },
             "adjustments": [
                 a.describe() for a in self.adjustments if self.until - 8 <= a.year <= self.until
@@ -205,6 +211,18 @@ def calibrate(
             f"20-week % within {capacity.rms_pct20_points or 0:.0f} points (rms)",
         )
         note("plan.coordinators", round(capacity.coordinators, 2), "fitted with the EP team")
+        if capacity.panel is not None:
+            # The same multiple of the start's weekly requests as fitted on the window.
+            weekly = (requests.level if requests is not None else 0.0) / 52.18
+            slots = max(1, round(capacity.panel.slots_per_weekly_request * weekly))
+            params = params.override({"panel": {"slots_per_sitting": slots}}, "calibration")
+            note(
+                "panel.slots_per_sitting",
+                slots,
+                f"fitted to the published share of decisions within 6 weeks "
+                f"({', '.join(f'{y}: {o:.1f}%' for y, o, _ in capacity.panel.years)}): "
+                f"{capacity.panel.slots_per_weekly_request:.2f} x the weekly requests",
+            )
     elif fit:
         note("assessment.ep_fte", params.assessment.ep_fte, "not fitted: no history window")
 

@@ -1,5 +1,5 @@
 """Simulation-based fitting of what the data cannot give directly: the effective capacity of
-the EP and coordinator teams.
+the EP and coordinator teams, and of the panel.
 
 SEN2 publishes what the teams delivered (assessments completed: plans issued plus decisions
 not to issue) and how quickly (the share of plans issued within 20 weeks), not their size.
@@ -18,6 +18,13 @@ percentage within 10 points (*assumption*: the model's own accuracy on history, 
 published figure); read as -2 log-likelihood, its curvature at the optimum (a
 finite-difference Hessian) gives the fitted sizes' uncertainty, scaled up by the misfit
 per degree of freedom when the fit is worse than those scales.
+
+The panel is fitted after the teams, on the same replay, where the window publishes the
+share of decisions to assess taken within 6 weeks (person-level SEN2, 2023 on): a bounded
+scalar search of its slots per weekly sitting, as a multiple of the weekly requests, so
+that the calibrated panel keeps the same headroom over the demand at the start. (Its
+fitted slots carry no uncertainty: the share is near 100% in most LAs, so the data say
+only that the panel keeps up.)
 """
 
 from __future__ import annotations
@@ -35,7 +42,7 @@ from simulation.results import Results
 
 from .la_data import LAHistory
 
-__all__ = ["CapacityFit", "FitYear", "fit_capacity", "history_parameters"]
+__all__ = ["CapacityFit", "FitYear", "PanelFit", "fit_capacity", "fit_panel", "history_parameters"]
 
 #: Expected misfit of a year's assessments completed (log scale) and 20-week % (points).
 SIGMA_COMPLETED = 0.10
@@ -69,7 +76,7 @@ class CapacityFit:
     converged: bool
     years: tuple[FitYear, ...]
     history_params: Parameters | None = field(default=None, compare=False)
-    note: str = ""
+    panel: PanelFit | None = None
 
     @property
     def rms_completed_pct(self) -> float | None:
@@ -227,6 +234,12 @@ def fit_capacity(
         )
         for y, completed, pct in targets
     )
+    panel = fit_panel(h, sized(best), window, seeds)
+    replay = sized(best)
+    if panel is not None:
+        weekly = float(np.mean([h.get("requests_received", y) or 0.0 for y in window])) / 52.18
+        slots = max(1, round(panel.slots_per_weekly_request * weekly))
+        replay = replay.override({"panel": {"slots_per_sitting": slots}}, "panel fit")
     return CapacityFit(
         ep_fte=float(math.exp(best[0]) * grown),
         coordinators=float(math.exp(best[1]) * grown),
@@ -236,7 +249,69 @@ def fit_capacity(
         evaluations=len(cache),
         converged=bool(result.success),
         years=years,
-        history_params=sized(best),
+        history_params=replay,
+        panel=panel,
+    )
+
+
+@dataclass(frozen=True)
+class PanelFit:
+    """Panel slots per weekly sitting that reproduce the published share of decisions to
+    assess taken within 6 weeks, as a multiple of the window's weekly requests."""
+
+    slots_per_weekly_request: float
+    years: tuple[tuple[int, float, float], ...]  # (year, published %, simulated %)
+    evaluations: int
+
+
+def fit_panel(
+    h: LAHistory, replay: Parameters, window: Sequence[int], seeds: Sequence[np.random.SeedSequence]
+) -> PanelFit | None:
+    """A bounded one-dimensional search (scipy) of the panel's slots per sitting over the
+    replayed history (with the fitted teams), for the years that publish the 6-week share
+    (person-level SEN2, 2023 on). None where none does."""
+    years = [y for y in window if h.get("pct_requests_decided_within_6wks", y) is not None]
+    if not years or replay.panel.sitting_interval_days <= 0:
+        return None
+    weekly = float(np.mean([h.get("requests_received", y) or 0.0 for y in window])) / 52.18
+    if weekly <= 0:
+        return None
+    cache: dict[int, tuple[float, list[Results]]] = {}
+
+    def evaluate(log_ratio: float) -> tuple[float, list[Results]]:
+        slots = max(1, round(math.exp(log_ratio) * weekly))
+        if slots not in cache:
+            p = replay.override({"panel": {"slots_per_sitting": slots}}, "panel fit")
+            runs = _runs(p, seeds)
+            total = 0.0
+            for y in years:
+                sim = _mean(runs, "pct_requests_decided_within_6wks", y)
+                obs = h.get("pct_requests_decided_within_6wks", y) or 0.0
+                total += (((sim if math.isfinite(sim) else 0.0) - obs) / SIGMA_PCT) ** 2
+            cache[slots] = (total, runs)
+        return cache[slots]
+
+    # From half the weekly volume (a panel that cannot keep up) to twice it (one that
+    # never binds, the direct estimate).
+    result = optimize.minimize_scalar(
+        lambda x: evaluate(x)[0],
+        bounds=(math.log(0.5), math.log(2.0)),
+        method="bounded",
+        options={"xatol": 0.02, "maxiter": 20},
+    )
+    _, runs = evaluate(float(result.x))
+    slots = max(1, round(math.exp(float(result.x)) * weekly))
+    return PanelFit(
+        slots_per_weekly_request=slots / weekly,
+        years=tuple(
+            (
+                y,
+                float(h.get("pct_requests_decided_within_6wks", y) or 0.0),
+                _mean(runs, "pct_requests_decided_within_6wks", y),
+            )
+            for y in years
+        ),
+        evaluations=len(cache),
     )
 
 

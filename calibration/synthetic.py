@@ -31,6 +31,7 @@ CENSUS_PUBLISHED: Final = (
 FLOWS_PUBLISHED: Final = (
     "requests_received",
     "requests_refused",
+    "pct_requests_decided_within_6wks",
     "assessments_not_issued",
     "new_ehcps",
     *(f"newplans_age_{b}" for b in BAND_NAMES),

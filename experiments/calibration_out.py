@@ -187,6 +187,17 @@ def _report(cal: Calibration, rows: Sequence[HistoryRow], charts: list[tuple[Pat
                     ["evaluations", str(fit.evaluations)],
                     ["rms error, assessments completed", f"{fit.rms_completed_pct or 0:.1f}%"],
                     ["rms error, % within 20 weeks", f"{fit.rms_pct20_points or 0:.1f} points"],
+                    [
+                        "panel slots per weekly sitting (x weekly requests)",
+                        "not fitted: no published 6-week share in the window"
+                        if fit.panel is None
+                        else f"{fit.panel.slots_per_weekly_request:.2f} (decided within 6 weeks: "
+                        + ", ".join(
+                            f"{y} published {o:.1f}%, simulated {m:.1f}%"
+                            for y, o, m in fit.panel.years
+                        )
+                        + ")",
+                    ],
                 ],
             )
         )

@@ -312,7 +312,14 @@ def test_calibrate_writes_the_folder(calibrated: Path) -> None:
         assert f in names
     manifest = json.loads((calibrated / "calibration.json").read_text())
     assert manifest["calibration"]["until"] == 2024
-    assert manifest["calibration"]["capacity_fit"]["window"] == [2021, 2022, 2023]
+    fit = manifest["calibration"]["capacity_fit"]
+    assert fit["window"] == [2021, 2022, 2023]
+    # The panel is fitted to the 6-week share, published from 2023 (person-level SEN2).
+    assert [p["year"] for p in fit["panel_pct_within_6wks"]] == [2023]
+    assert 0.5 <= fit["panel_slots_per_weekly_request"] <= 2.0
+    level = manifest["calibration"]["requests"]["level"]
+    slots = load_parameters(calibrated / "parameters.toml").panel.slots_per_sitting
+    assert slots == max(1, round(fit["panel_slots_per_weekly_request"] * level / 52.18))
     report = (calibrated / "fit_report.html").read_text()
     assert report.count("data:image/png;base64,") >= 5
     rows = (calibrated / "fit_errors.csv").read_text().splitlines()
