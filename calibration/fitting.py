@@ -12,7 +12,8 @@ assessments completed and 20-week percentage closest to the published ones.
 
 Every evaluation runs the same replications with the same seeds (common random numbers),
 so two nearby team sizes differ by the effect of the size, not by chance: the objective is
-smooth enough for a simplex search. The objective is a sum of squared standardised
+smooth enough for a simplex search. The objective (with a weak prior about the direct
+estimates: see PRIOR_SD) is a sum of squared standardised
 misfits, with a year's assessments completed expected within 10% and its 20-week
 percentage within 10 points (*assumption*: the model's own accuracy on history, not a
 published figure); read as -2 log-likelihood, its curvature at the optimum (a
@@ -50,6 +51,11 @@ SIGMA_PCT = 10.0
 #: Half the largest spread of log team size (a factor of 1.65 either way at one sd).
 FALLBACK_SD = 0.25
 HESSIAN_STEP = 0.1
+#: Prior spread of log team size about the direct estimate (*assumption*: a team's size
+#: from last year's volumes is right within a factor of 2 at one sd). It keeps a team the
+#: history says little about (one that never binds while the other does) near its direct
+#: estimate instead of wandering over a flat objective.
+PRIOR_SD = math.log(2.0)
 
 
 @dataclass(frozen=True)
@@ -200,9 +206,14 @@ def fit_capacity(
         return cache[key]
 
     x0 = np.log([max(hist.assessment.ep_fte, 0.1), max(hist.plan.coordinators, 0.1)])
+
+    def prior(theta: np.ndarray) -> float:
+        """-2 log prior: the direct estimates, right within a factor of 2 at one sd."""
+        return float(np.sum(((np.asarray(theta) - x0) / PRIOR_SD) ** 2))
+
     simplex = x0 + np.array([[0.0, 0.0], [0.4, 0.0], [0.0, 0.4]])
     result = optimize.minimize(
-        lambda th: evaluate(th)[0],
+        lambda th: evaluate(th)[0] + prior(th),
         x0,
         method="Nelder-Mead",
         options={
@@ -219,7 +230,7 @@ def fit_capacity(
     # does by its dispersion), so a poor fit is not reported as a precise one.
     n_obs = sum((c is not None and c > 0) + (p is not None) for _, c, p in targets)
     dispersion = max(1.0, objective / max(1, n_obs - 2))
-    cov = _laplace(lambda th: evaluate(th)[0] / dispersion, best)
+    cov = _laplace(lambda th: evaluate(th)[0] / dispersion + prior(th), best)
     grown = (1.0 + growth) ** len(window)
     years = tuple(
         FitYear(
