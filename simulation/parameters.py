@@ -833,6 +833,12 @@ def _check(value: Any, meta: Mapping[str, Any], path: str) -> None:
             _check(v, inner, f"{path}.{k}")
 
 
+def _year_keys(table: Mapping[str, Any], path: str, what: str) -> None:
+    for key in table:
+        if not (key.isdigit() and len(key) == 4):
+            raise ParameterError(f"'{path}' has key {key!r}: keys are {what}", f"{path}.{key}")
+
+
 def _cross_checks(obj: Any, prefix: str) -> None:
     if isinstance(obj, Parameters):
         for i, lever in enumerate(obj.levers):
@@ -867,21 +873,17 @@ def _cross_checks(obj: Any, prefix: str) -> None:
                 f"{prefix}mix_by_phase",
             )
     if isinstance(obj, Funding):
-        for key in obj.hnb_income_by_year:
-            if not (key.isdigit() and len(key) == 4):
-                raise ParameterError(
-                    f"'{prefix}hnb_income_by_year' has key {key!r}: keys are the starting "
-                    'year of the financial year, e.g. "2023" for 2023-24',
-                    f"{prefix}hnb_income_by_year.{key}",
-                )
+        _year_keys(
+            obj.hnb_income_by_year,
+            f"{prefix}hnb_income_by_year",
+            'the starting year of the financial year, e.g. "2023" for 2023-24',
+        )
     if isinstance(obj, Demand):
-        for key in obj.request_multiplier_by_year:
-            if not (key.isdigit() and len(key) == 4):
-                raise ParameterError(
-                    f"'{prefix}request_multiplier_by_year' has key {key!r}: keys are "
-                    'calendar years, e.g. "2022"',
-                    f"{prefix}request_multiplier_by_year.{key}",
-                )
+        _year_keys(
+            obj.request_multiplier_by_year,
+            f"{prefix}request_multiplier_by_year",
+            'calendar years, e.g. "2022"',
+        )
     if isinstance(obj, Demand | InitialState) and sum(obj.need_shares.values()) <= 0:
         raise ParameterError(
             f"'{prefix}need_shares' must have a positive share", f"{prefix}need_shares"
