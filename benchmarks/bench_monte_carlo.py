@@ -21,6 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from calibration.calibrate import direct_uncertainty
 from calibration.defaults import estimate_parameters
 from calibration.la_data import load_dataset
 from experiments.experiment import finalise, new_spec, run_experiment
@@ -37,17 +38,24 @@ def main() -> None:
     ap.add_argument("--years", type=int, default=10)
     ap.add_argument("--la", default="Bexley")
     ap.add_argument("--dask", action="store_true", help="a Dask LocalCluster of --jobs workers")
+    ap.add_argument(
+        "--no-parameter-uncertainty",
+        action="store_true",
+        help="every replication on the point estimates (a run draws its parameters by default)",
+    )
     args = ap.parse_args()
 
     ds = load_dataset()
     history = ds.la(args.la)
     params, _ = estimate_parameters(ds, args.la, None, args.years)
+    uncertainty = None if args.no_parameter_uncertainty else direct_uncertainty(ds, args.la, params)
     seeds = replication_seeds(1, 8)
     run_replication(params, seeds[0])  # warm up
     single = []
     for seed in seeds[1:]:
-        t = time.perf_counter()
-        run_replication(params, seed)
+        t = time.perf_counter()  # a replication as a worker runs it: draw, then simulate
+        drawn = params if uncertainty is None else uncertainty.draw_and_apply(params, seed)
+        run_replication(drawn, seed)
         single.append(time.perf_counter() - t)
     one = statistics.median(single)
 
@@ -61,6 +69,7 @@ def main() -> None:
             precision=None,
             scenarios={"baseline": (params, None, "")},
             estimates=[],
+            uncertainty=uncertainty,
             command=sys.argv,
             arguments=vars(args),
             version="benchmark",
