@@ -37,7 +37,8 @@ from simulation.model import run_replication
 from simulation.parameters import ParameterError
 
 from .breaks import clean_history
-from .calibrate import calibrate, require_until
+from .calibrate import calibrate
+from .defaults import require_census
 from .la_data import DataError, Dataset, LAHistory, load_dataset
 
 __all__ = [
@@ -215,7 +216,7 @@ def eligible_las(ds: Dataset, origin: int, horizon: int, require_actuals: bool =
 def check_origin(h: LAHistory, origin: int) -> None:
     """Raise BacktestError if the LA has no January census at the origin."""
     try:
-        require_until(h, origin)
+        require_census(h, origin)
     except DataError as e:
         raise BacktestError(f"{e}; choose an origin with a published census") from None
 

@@ -31,7 +31,7 @@ from .estimation import (
     poisson_trend,
 )
 from .fitting import CapacityFit, fit_capacity
-from .la_data import DataError, Dataset, LAHistory
+from .la_data import Dataset, LAHistory
 
 __all__ = [
     "Calibration",
@@ -297,7 +297,7 @@ def check_history(
     rows: list[HistoryRow] = []
     first = runs[0]
     h = cal.history
-    for metric in sorted({m for m, _ in _metrics(first)}):
+    for metric in sorted({*first.census, *first.flows, *first.finance}):
         years, _ = first.table(metric)
         published = h.series(metric)
         for i, y in enumerate(years):
@@ -324,17 +324,3 @@ def check_history(
                 )
             )
     return rows, runs
-
-
-def _metrics(r: Results) -> list[tuple[str, int]]:
-    return [(m, y) for y, m, _ in r.rows()]
-
-
-def require_until(h: LAHistory, until: int) -> None:
-    """A one-line error if the LA has no January ``until`` census."""
-    if h.get("ehcp_total_jan", until) is None:
-        years = sorted(h.census.get("ehcp_total_jan", {}))
-        avail = f"{years[0]}-{years[-1]}" if years else "none"
-        raise DataError(
-            f"{h.la_name} has no January {until} census (ehcp_total_jan; available: {avail})"
-        )

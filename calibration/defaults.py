@@ -335,15 +335,38 @@ def _discontinued(
     return {r: None for r in (*CEASE_REASONS, "not_rec")}, "no ceased or discontinued plans"
 
 
-def _net_exits(h: LAHistory, until: int) -> float | None:
-    """Mean yearly plans ended net of moves in, new(y) - (stock(y+1) - stock(y)), over the
-    recent years whose following census is no later than the start (until + 1)."""
+def net_exits_by_year(h: LAHistory, until: int) -> dict[int, float]:
+    """Plans ended net of moves in, new(y) - (stock(y+1) - stock(y)), for each year up to
+    ``until`` with both censuses (so the later one is no later than ``until + 1``)."""
     stock, new = h.series("ehcp_total_jan"), h.series("new_ehcps")
-    vals = [
-        new[y] - (stock[y + 1] - stock[y])
+    return {
+        y: new[y] - (stock[y + 1] - stock[y])
         for y in sorted(new)
         if y <= until and y in stock and y + 1 in stock
-    ][-RECENT_YEARS:]
+    }
+
+
+def moves_in_by_year(h: LAHistory, until: int) -> dict[int, float]:
+    """Plans moving in, the stock-flow residual stock(y+1) - stock(y) - new(y) + ceased(y),
+    for each year up to ``until`` with ceased plans (person-level SEN2, 2022 on)."""
+    stock, new = h.series("ehcp_total_jan"), h.series("new_ehcps")
+    ceased = h.series("ceased_total")
+    return {
+        y: stock[y + 1] - stock[y] - new[y] + ceased[y]
+        for y in sorted(ceased)
+        if y <= until and y + 1 in stock and y in stock and y in new
+    }
+
+
+def assessments_completed(h: LAHistory) -> dict[int, float]:
+    """Assessments completed by year: plans issued plus decisions not to issue."""
+    not_issued = h.series("assessments_not_issued")
+    return {y: v + not_issued.get(y, 0.0) for y, v in h.series("assessments_plan_issued").items()}
+
+
+def _net_exits(h: LAHistory, until: int) -> float | None:
+    """Mean net exits over the recent years (see net_exits_by_year)."""
+    vals = list(net_exits_by_year(h, until).values())[-RECENT_YEARS:]
     return max(0.0, float(np.mean(vals))) if vals else None
 
 
@@ -398,13 +421,7 @@ def _independent_share(caseload: dict[str, tuple[float, ...]]) -> float:
 def _moves_in(h: LAHistory, until: int) -> tuple[float, str]:
     """Plans moving in per year from the stock-flow identity:
     in(y) = stock(y+1) - stock(y) - new(y) + ceased(y), over years with ceased plans."""
-    stock, new, ceased = h.series("ehcp_total_jan"), h.series("new_ehcps"), h.series("ceased_total")
-    vals = [
-        stock[y + 1] - stock[y] - new[y] + ceased[y]
-        for y in sorted(ceased)
-        if y + 1 <= until + 1 and y + 1 in stock and y in stock and y in new
-    ]
-    vals = vals[-RECENT_YEARS:]
+    vals = list(moves_in_by_year(h, until).values())[-RECENT_YEARS:]
     if not vals:
         # Before person-level SEN2, transfers in are taken to match the plans transferred
         # out to other LAs (they cancel across England), which the aggregate return gives.
@@ -418,6 +435,16 @@ def _moves_in(h: LAHistory, until: int) -> tuple[float, str]:
     return max(0.0, float(np.mean(vals))), (
         f"stock-flow residual stock(y+1)-stock(y)-new(y)+ceased(y), mean of {len(vals)} years"
     )
+
+
+def require_census(h: LAHistory, year: int) -> None:
+    """A one-line DataError if the LA has no January ``year`` census to start from."""
+    if h.get("ehcp_total_jan", year) is None:
+        years = sorted(h.census.get("ehcp_total_jan", {}))
+        avail = f"{years[0]}-{years[-1]}" if years else "none"
+        raise DataError(
+            f"{h.la_name} has no January {year} census (ehcp_total_jan; available: {avail})"
+        )
 
 
 #: Series an LA must publish for the estimates (flows: in some year before the start;
@@ -475,14 +502,7 @@ def estimate_parameters(
     england = ds.england() or load_dataset(None).england()
     if start_year is None:
         start_year = h.latest_census_year()
-    if h.get("ehcp_total_jan", start_year) is None:
-        years_avail = sorted(h.census.get("ehcp_total_jan", {}))
-        raise DataError(
-            f"{h.la_name} has no January {start_year} census "
-            f"(available: {years_avail[0]}-{years_avail[-1]})"
-            if years_avail
-            else f"{h.la_name} has no ehcp_total_jan"
-        )
+    require_census(h, start_year)
     last = start_year - 1  # the last complete calendar year of flows
     check_required(h, start_year, str(ds.path), census_until)
     notes: list[Estimate] = []

@@ -44,6 +44,7 @@ from simulation.parameters import Parameters
 from simulation.uncertainty import Component, Uncertain
 from simulation.vocabulary import AGE_BANDS, BAND_NAMES, PHASES
 
+from .defaults import assessments_completed, moves_in_by_year, net_exits_by_year
 from .la_data import LAHistory
 
 __all__ = [
@@ -177,9 +178,7 @@ def beta_rate(
 
 def capacity_growth(h: LAHistory, until: int) -> PoissonTrend | None:
     """The trend of assessments completed (plans issued plus not issued) up to ``until``."""
-    issued, not_issued = h.series("assessments_plan_issued"), h.series("assessments_not_issued")
-    done = {y: v + not_issued.get(y, 0.0) for y, v in issued.items()}
-    return poisson_trend(done, until)
+    return poisson_trend(assessments_completed(h), until)
 
 
 def clip_trend(g: float) -> float:
@@ -239,11 +238,9 @@ def estimate_uncertainty(
         params.panel.p_refuse,
         "requests_refused / requests_received",
     )
-    issued, not_issued = h.series("assessments_plan_issued"), h.series("assessments_not_issued")
-    completed = {y: v + not_issued.get(y, 0.0) for y, v in issued.items()}
     items += _beta_item(
         "p_not_issue",
-        beta_rate(not_issued, completed, last),
+        beta_rate(h.series("assessments_not_issued"), assessments_completed(h), last),
         "assessment.p_not_issue",
         params.assessment.p_not_issue,
         "assessments_not_issued / assessments completed",
@@ -271,17 +268,11 @@ def estimate_uncertainty(
     # Ceasing: the level of all ceasing hazards together.
     ceased = h.series("ceased_total")
     stock = h.series("ehcp_total_jan")
-    new = h.series("new_ehcps")
     what = "plans ceased"
     if not [y for y in ceased if y <= last]:
         # Before person-level SEN2 the aggregate return undercounted plans ended (see
         # calibration.defaults): net exits from the stock-flow identity stand in.
-        ceased = {
-            y: new[y] - (stock[y + 1] - stock[y])
-            for y in new
-            if y in stock and y + 1 in stock and y + 1 <= last + 1
-        }
-        ceased = {y: v for y, v in ceased.items() if v > 0}
+        ceased = {y: v for y, v in net_exits_by_year(h, last).items() if v > 0}
         what = "net exits (new plans less the change in the caseload)"
     years = [y for y in sorted(ceased) if y <= last and y in stock][-RECENT_YEARS:]
     logs = _log_rates(ceased, stock, years)
@@ -301,12 +292,7 @@ def estimate_uncertainty(
         )
 
     # Moves in: the spread of the stock-flow residuals.
-    ceased = h.series("ceased_total")
-    residuals = [
-        stock[y + 1] - stock[y] - new[y] + ceased[y]
-        for y in sorted(ceased)
-        if y <= last and y + 1 in stock and y in stock and y in new
-    ][-RECENT_YEARS:]
+    residuals = list(moves_in_by_year(h, last).values())[-RECENT_YEARS:]
     if len(residuals) >= 2:
         items.append(
             Uncertain(
@@ -322,6 +308,7 @@ def estimate_uncertainty(
         )
 
     # Placement of new plans: a Dirichlet per phase, worth one year of the phase's plans.
+    new = h.series("new_ehcps")
     new_last = np.mean([v for y, v in new.items() if y <= last][-RECENT_YEARS:] or [0.0])
     band_new = np.array(
         [sum(v for y, v in h.series(f"newplans_age_{b}").items() if y <= last) for b in BAND_NAMES]

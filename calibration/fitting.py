@@ -41,6 +41,7 @@ from simulation.model import run_replication
 from simulation.parameters import Parameters
 from simulation.results import Results
 
+from .defaults import assessments_completed
 from .la_data import LAHistory
 
 __all__ = ["CapacityFit", "FitYear", "PanelFit", "fit_capacity", "fit_panel", "history_parameters"]
@@ -101,13 +102,6 @@ class CapacityFit:
         return math.sqrt(float(np.mean(np.square(errs)))) if errs else None
 
 
-def _completed(h: LAHistory, year: int) -> float | None:
-    issued = h.get("assessments_plan_issued", year)
-    if issued is None:
-        return None
-    return issued + (h.get("assessments_not_issued", year) or 0.0)
-
-
 def _ratio(h: LAHistory, num: str, den: dict[int, float], years: Sequence[int]) -> float | None:
     n = sum(h.get(num, y) or 0.0 for y in years if y in den)
     d = sum(den[y] for y in years if y in den)
@@ -121,7 +115,7 @@ def history_parameters(
     not-issue rates, requests at the published level of each year (before scaling: see
     :func:`fit_capacity`) and the teams growing at ``growth``."""
     req = h.series("requests_received")
-    completed = {y: c for y in window if (c := _completed(h, y)) is not None}
+    completed = {y: v for y, v in assessments_completed(h).items() if y in window}
     p_refuse = _ratio(h, "requests_refused", req, window)
     p_not = _ratio(h, "assessments_not_issued", completed, window)
     changes: dict[str, dict[str, object]] = {
@@ -177,7 +171,8 @@ def fit_capacity(
     January after the window."""
     seeds = np.random.SeedSequence(seed).spawn(replications)
     base = _replay_requests(history_parameters(hist, h, window, growth), h, window, seeds)
-    targets = [(y, _completed(h, y), h.get("pct_within_20wks_excl_exceptions", y)) for y in window]
+    completed = assessments_completed(h)
+    targets = [(y, completed.get(y), h.get("pct_within_20wks_excl_exceptions", y)) for y in window]
 
     def sized(theta: np.ndarray) -> Parameters:
         ep, coord = (float(math.exp(t)) for t in _bounded(theta))
@@ -194,9 +189,7 @@ def fit_capacity(
             total = 0.0
             for y, completed, pct in targets:
                 if completed:
-                    sim = max(
-                        _mean(runs, "new_ehcps", y) + _mean(runs, "assessments_not_issued", y), 0.5
-                    )
+                    sim = max(_simulated_completed(runs, y), 0.5)
                     total += (math.log(sim / completed) / SIGMA_COMPLETED) ** 2
                 if pct is not None:
                     sim_pct = _mean(runs, "pct_within_20wks_excl_exceptions", y)
@@ -238,19 +231,18 @@ def fit_capacity(
             requests_observed=h.get("requests_received", y),
             requests_simulated=_mean(runs, "requests_received", y),
             completed_observed=completed,
-            completed_simulated=_mean(runs, "new_ehcps", y)
-            + _mean(runs, "assessments_not_issued", y),
+            completed_simulated=_simulated_completed(runs, y),
             pct20_observed=pct,
             pct20_simulated=_mean(runs, "pct_within_20wks_excl_exceptions", y),
         )
         for y, completed, pct in targets
     )
-    panel = fit_panel(h, sized(best), window, seeds)
     replay = sized(best)
+    panel = fit_panel(h, replay, window, seeds)
     if panel is not None:
-        weekly = float(np.mean([h.get("requests_received", y) or 0.0 for y in window])) / 52.18
-        slots = max(1, round(panel.slots_per_weekly_request * weekly))
-        replay = replay.override({"panel": {"slots_per_sitting": slots}}, "panel fit")
+        replay = replay.override(
+            {"panel": {"slots_per_sitting": panel.slots_per_sitting}}, "panel fit"
+        )
     return CapacityFit(
         ep_fte=float(math.exp(best[0]) * grown),
         coordinators=float(math.exp(best[1]) * grown),
@@ -270,6 +262,7 @@ class PanelFit:
     """Panel slots per weekly sitting that reproduce the published share of decisions to
     assess taken within 6 weeks, as a multiple of the window's weekly requests."""
 
+    slots_per_sitting: int  # on the window's weekly requests
     slots_per_weekly_request: float
     years: tuple[tuple[int, float, float], ...]  # (year, published %, simulated %)
     evaluations: int
@@ -313,6 +306,7 @@ def fit_panel(
     _, runs = evaluate(float(result.x))
     slots = max(1, round(math.exp(float(result.x)) * weekly))
     return PanelFit(
+        slots_per_sitting=slots,
         slots_per_weekly_request=slots / weekly,
         years=tuple(
             (
@@ -324,6 +318,11 @@ def fit_panel(
         ),
         evaluations=len(cache),
     )
+
+
+def _simulated_completed(runs: Sequence[Results], year: int) -> float:
+    """Mean assessments completed (plans issued plus not issued) over the replications."""
+    return _mean(runs, "new_ehcps", year) + _mean(runs, "assessments_not_issued", year)
 
 
 def _bounded(theta: np.ndarray) -> np.ndarray:

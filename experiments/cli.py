@@ -33,7 +33,7 @@ from calibration.backtest import (
     write_scores,
     write_summary,
 )
-from calibration.calibrate import calibrate, check_history, direct_uncertainty, require_until
+from calibration.calibrate import calibrate, check_history, direct_uncertainty
 from calibration.defaults import estimate_parameters
 from calibration.la_data import DataError, Dataset, LAHistory, load_dataset
 from simulation.parameters import (
@@ -733,8 +733,6 @@ def calibrate_cmd(
         check_destination(out, overwrite)
         ds = load_dataset(data)
         h = ds.la(la)
-        if until is not None:
-            require_until(h, until)
         cal = calibrate(
             ds,
             h.la_code,
