@@ -245,23 +245,27 @@ def _quantiles(values: np.ndarray) -> tuple[float, ...] | None:
     return tuple(float(q) for q in np.percentile(finite, [5, 25, 50, 75, 95]))
 
 
-def score_la(
-    ds: Dataset,
-    la: str,
-    origin: int,
-    horizon: int,
-    replications: int,
-    seed: int,
-    fit: bool = True,
-    parameter_uncertainty: bool = True,
-    fit_replications: int = 4,
-    max_evaluations: int = 40,
-) -> list[ScoreRow]:
+@dataclass(frozen=True)
+class Settings:
+    """How each LA is back-tested (see :func:`score_la`)."""
+
+    origin: int
+    horizon: int
+    replications: int = DEFAULT_REPLICATIONS
+    seed: int = DEFAULT_SEED
+    fit: bool = True
+    parameter_uncertainty: bool = True
+    fit_replications: int = 4
+    max_evaluations: int = 40
+
+
+def score_la(ds: Dataset, la: str, settings: Settings) -> list[ScoreRow]:
     """Calibrate ``la`` on the data as of the origin (fitting team capacity by simulation
-    unless ``fit`` is False), simulate (each replication drawing its parameters when
-    ``parameter_uncertainty``) and score every metric and horizon (rows metric-major, then
-    horizon) against the published values, read as the estimates read them (DfE's
-    corrections applied, flagged values left out)."""
+    unless ``settings.fit`` is False), simulate (each replication drawing its parameters
+    with ``settings.parameter_uncertainty``) and score every metric and horizon (rows
+    metric-major, then horizon) against the published values, read as the estimates read
+    them (DfE's corrections applied, flagged values left out)."""
+    origin, horizon = settings.origin, settings.horizon
     raw = ds.la(la)
     check_origin(raw, origin)
     h, _ = clean_history(raw)
@@ -270,15 +274,17 @@ def score_la(
         raw.la_code,
         until=origin,
         years=horizon,
-        fit=fit,
-        fit_replications=fit_replications,
-        seed=seed,
-        max_evaluations=max_evaluations,
+        fit=settings.fit,
+        fit_replications=settings.fit_replications,
+        seed=settings.seed,
+        max_evaluations=settings.max_evaluations,
     )
-    seeds = np.random.SeedSequence(seed).spawn(replications)
+    seeds = np.random.SeedSequence(settings.seed).spawn(settings.replications)
     runs = [
         run_replication(
-            cal.uncertainty.draw_and_apply(cal.params, s) if parameter_uncertainty else cal.params,
+            cal.uncertainty.draw_and_apply(cal.params, s)
+            if settings.parameter_uncertainty
+            else cal.params,
             s,
         )
         for s in seeds
@@ -325,36 +331,11 @@ def _dataset(path: str | None) -> Dataset:
     return load_dataset(path)
 
 
-@dataclass(frozen=True)
-class Settings:
-    """How each LA is back-tested (see :func:`score_la`)."""
-
-    origin: int
-    horizon: int
-    replications: int = DEFAULT_REPLICATIONS
-    seed: int = DEFAULT_SEED
-    fit: bool = True
-    parameter_uncertainty: bool = True
-    fit_replications: int = 4
-    max_evaluations: int = 40
-
-
 def _task(args: tuple[str | None, str, Settings]) -> tuple[str, list[ScoreRow] | str]:
     """One LA in a worker: its rows, or the one-line reason it was skipped."""
     path, code, s = args
     try:
-        return code, score_la(
-            _dataset(path),
-            code,
-            s.origin,
-            s.horizon,
-            s.replications,
-            s.seed,
-            s.fit,
-            s.parameter_uncertainty,
-            s.fit_replications,
-            s.max_evaluations,
-        )
+        return code, score_la(_dataset(path), code, s)
     except (DataError, ParameterError, BacktestError) as e:
         return code, str(e)
 
