@@ -16,6 +16,7 @@ parameter uncertainty on or off leaves the chance streams unchanged.
 
 from __future__ import annotations
 
+import functools
 import math
 import zlib
 from collections.abc import Mapping, Sequence
@@ -219,7 +220,9 @@ def _section_field(path: str) -> tuple[str, str, str | None]:
     return parts[0], parts[1], ".".join(parts[2:]) or None
 
 
+@functools.cache
 def _limits(section: str, name: str) -> tuple[float | None, float | None]:
+    """A field's allowed range (static: read once, not on every replication's draw)."""
     sec = getattr(Parameters(), section)
     for f in fields(sec):
         if f.name == name:
