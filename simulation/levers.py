@@ -24,8 +24,10 @@ class Lever:
     ramp_months: float = _p(0.0, "Months from the start to full effect (linear).", lo=0, hi=240)
     annual_cost_gbp: float = _p(
         0.0,
-        "Running cost per year from the start date, at the price base of costs.price_base_year.",
+        "Running cost per year from the start date, at the price base of costs.price_base_year. "
+        "At most GBP 10bn (*assumption*: about England's whole High Needs Block).",
         lo=0,
+        hi=10_000_000_000,
     )
 
     def start_date(self) -> dt.date:

@@ -34,6 +34,12 @@ from .vocabulary import (
     PLACEMENT_GROUPS,
 )
 
+#: The largest entry of a table of shares that is normalised (need shares, placement mixes,
+#: age weights): shares may be given as percentages or counts, up to ten million each.
+SHARE_MAX = 10_000_000
+#: Years a year-keyed table may name (as run.start_year and costs.price_base_year).
+YEAR_MIN, YEAR_MAX = 2000, 2100
+
 
 def _ages(value: float = 0.0) -> tuple[float, ...]:
     return (value,) * N_AGES
@@ -53,14 +59,20 @@ class Demand:
     sen_support_by_age: tuple[float, ...] = _p(
         _ages(),
         "Children on school SEN support at the start, by academic age 0-25 (ages "
-        "16 and over are cleared each September: school SEN support ends with Year 11).",
+        "16 and over are cleared each September: school SEN support ends with Year 11). "
+        "At most 1,000,000 at one age (*assumption*: about ten times England's ~110,000 a "
+        "year group, more than a whole national year group).",
         lo=0,
+        hi=1_000_000,
         length=N_AGES,
     )
     identification_by_age: tuple[float, ...] = _p(
         _ages(),
-        "Children newly identified for SEN support per year, by academic age.",
+        "Children newly identified for SEN support per year, by academic age. At most "
+        "1,000,000 at one age (*assumption*: about ten times England's largest, ~110,000 at "
+        "age 4).",
         lo=0,
+        hi=1_000_000,
         length=N_AGES,
     )
     sen_support_exit_rate: float = _p(
@@ -80,8 +92,10 @@ class Demand:
     direct_requests_by_age: tuple[float, ...] = _p(
         _ages(),
         "Requests per year not from school SEN support (early years, health, "
-        "post-16), by academic age.",
+        "post-16), by academic age. At most 100,000 at one age (*assumption*: about ten "
+        "times England's largest, ~9,000).",
         lo=0,
+        hi=100_000,
         length=N_AGES,
     )
     request_trend: float = _p(
@@ -94,8 +108,10 @@ class Demand:
         {},
         "Multiplier of all requests (SEN support hazard and direct) in a calendar year "
         '(key: the year, e.g. "2022"; years not listed: 1). Calibration uses it to replay '
-        "an LA's published requests when fitting team capacity to its history.",
+        "an LA's published requests when fitting team capacity to its history (which "
+        "caps it at 10). Years 2000-2100.",
         lo=0,
+        hi=10,
     )
     request_hazard_multiplier: float = _p(
         1.0,
@@ -105,8 +121,9 @@ class Demand:
     )
     need_shares: dict[str, float] = _p(
         {n: 1.0 / len(NEEDS) for n in NEEDS},
-        "Primary need of new plans (shares; normalised).",
+        "Primary need of new plans (shares, percentages or counts; normalised).",
         lo=0,
+        hi=SHARE_MAX,
         keys=NEEDS,
     )
 
@@ -121,7 +138,12 @@ class Panel:
         hi=91,
     )
     slots_per_sitting: int = _p(
-        1_000_000, "Requests the panel can decide at one sitting; the rest wait.", lo=0
+        1_000_000,
+        "Requests the panel can decide at one sitting; the rest wait. The default and "
+        "maximum, 1,000,000, is no limit in practice (England receives ~3,000 requests a "
+        "week).",
+        lo=0,
+        hi=1_000_000,
     )
     p_refuse: float = _p(
         0.15, "Share of decided requests refused (decided not to assess).", lo=0, hi=1
@@ -235,19 +257,34 @@ class Placements:
         "Placement of new plans by phase: phase -> group -> share (normalised over the "
         "groups open in that phase).",
         lo=0,
+        hi=SHARE_MAX,
         keys=PHASE_NAMES,
         inner_keys=PLACEMENT_GROUPS,
     )
     need_weights: dict[str, dict[str, float]] = _p(
         {},
         "Multipliers on the placement shares by primary need: need -> group -> "
-        "weight (1 = no effect). Default none: no LA publishes placement by need.",
+        "weight (1 = no effect). Default none: no LA publishes placement by need. At most "
+        "1000 (*assumption*: a weight that large already decides the placement).",
         lo=0,
+        hi=1000,
         keys=NEEDS,
         inner_keys=PLACEMENT_GROUPS,
     )
-    rp_places: int = _p(1_000_000, "Resourced provision / SEN unit places at the start.", lo=0)
-    special_state_places: int = _p(1_000_000, "State special school places at the start.", lo=0)
+    rp_places: int = _p(
+        1_000_000,
+        "Resourced provision / SEN unit places at the start. The default and maximum, "
+        "1,000,000, is no limit in practice (England has ~25,000).",
+        lo=0,
+        hi=1_000_000,
+    )
+    special_state_places: int = _p(
+        1_000_000,
+        "State special school places at the start. The default and maximum, 1,000,000, is "
+        "no limit in practice (England has ~165,000).",
+        lo=0,
+        hi=1_000_000,
+    )
     rp_places_added_per_year: int = _p(
         0, "Resourced places opening each September.", lo=-100_000, hi=100_000
     )
@@ -352,6 +389,7 @@ class PhaseTransfer:
         "Why plans cease at 19 (shares; normalised): SEN2 ceased_employment, ceased_he and "
         "ceased_no_longer_engaging.",
         lo=0,
+        hi=SHARE_MAX,
         keys=("employment", "he", "no_longer_engaging"),
     )
 
@@ -370,12 +408,19 @@ class Exits:
     max_age: int = _p(
         25, "Plans cease (max_age) at the September the academic age passes this.", lo=16, hi=25
     )
-    moves_in_per_year: float = _p(0.0, "Plans transferred in from other LAs per year.", lo=0)
+    moves_in_per_year: float = _p(
+        0.0,
+        "Plans transferred in from other LAs per year. At most 100,000 (*assumption*: about "
+        "ten times England's ~12,000).",
+        lo=0,
+        hi=100_000,
+    )
     moves_in_band_shares: tuple[float, ...] = _p(
         (0.1, 0.4, 0.35, 0.13, 0.02),
         "Age bands of plans moving in (shares). "
         "*Assumption*: SEN2 does not publish transfers in by age.",
         lo=0,
+        hi=SHARE_MAX,
         length=len(BAND_NAMES),
     )
 
@@ -384,8 +429,10 @@ class Exits:
 class InitialState:
     caseload: dict[str, tuple[float, ...]] = _p(
         {},
-        "Plans at the start census by placement group and age band.",
+        "Plans at the start census by placement group and age band. At most 1,000,000 in "
+        "one (*assumption*: about ten times England's largest, ~120,000).",
         lo=0,
+        hi=1_000_000,
         keys=PLACEMENT_GROUPS,
         length=len(BAND_NAMES),
     )
@@ -394,18 +441,28 @@ class InitialState:
         "Relative numbers of plans at each academic age 0-25 within an age band, for the "
         "start caseload (SEN2 gives LAs' bands only; England's single ages stand in).",
         lo=0,
+        hi=SHARE_MAX,
         length=N_AGES,
     )
     assessments_in_progress: int = _p(
-        0, "Assessments under way at the start (agreed, plan not yet issued).", lo=0
+        0,
+        "Assessments under way at the start (agreed, plan not yet issued). At most 1,000,000 "
+        "(*assumption*: about ten times England's ~77,000).",
+        lo=0,
+        hi=1_000_000,
     )
     requests_awaiting_decision: int = _p(
-        0, "Requests waiting for a panel decision at the start.", lo=0
+        0,
+        "Requests waiting for a panel decision at the start. At most 1,000,000 "
+        "(*assumption*: several times all of England's requests in a year, ~150,000).",
+        lo=0,
+        hi=1_000_000,
     )
     need_shares: dict[str, float] = _p(
         {n: 1.0 / len(NEEDS) for n in NEEDS},
-        "Primary need of plans held at the start (shares).",
+        "Primary need of plans held at the start (shares, percentages or counts; normalised).",
         lo=0,
+        hi=SHARE_MAX,
         keys=NEEDS,
     )
 
@@ -436,40 +493,56 @@ class Costs:
         "published figure; set your own): mainstream top-up 8,000; resourced provision "
         "18,000 (GBP 10,000 place funding, published, plus top-up); AP 20,000 (GBP 10,000 "
         "place funding plus top-up); FE/post-16 12,000; early years 5,000; other "
-        "arrangements 10,000; NEET 0.",
+        "arrangements 10,000; NEET 0. At most GBP 10m a plan-year (*assumption*: about ten "
+        "times the dearest residential placements).",
         lo=0,
+        hi=10_000_000,
         keys=PLACEMENT_GROUPS,
     )
     transport_cost_by_group: dict[str, float] = _p(
         {},
         "Home-to-school transport per plan-year by group, reported as its own line "
-        "(not High Needs). Default none: set your own.",
+        "(not High Needs). Default none: set your own. At most GBP 1m a plan-year "
+        "(*assumption*: about ten times the dearest routes, a taxi with an escort).",
         lo=0,
+        hi=1_000_000,
         keys=PLACEMENT_GROUPS,
     )
     assessment_cost_gbp: float = _p(
         0.0,
         "Cost per assessment completed beyond the teams' staff (commissioned advice). "
-        "Default none: set your own.",
+        "Default none: set your own. At most GBP 1m.",
         lo=0,
+        hi=1_000_000,
     )
     tribunal_cost_gbp: float = _p(
-        5000.0, "Cost to the LA of each appeal registered. *Assumption*.", lo=0
+        5000.0,
+        "Cost to the LA of each appeal registered. *Assumption*. At most GBP 1m.",
+        lo=0,
+        hi=1_000_000,
     )
     ep_cost_per_fte_gbp: float = _p(
         100000.0,
         "Employed EP cost per FTE-year: the EPI/BPS estimate that 1,400 more FTE "
-        "would cost about GBP 140m a year.",
+        "would cost about GBP 140m a year. At most GBP 1m (as for every staff cost below: "
+        "*assumption*, several times any salary with on-costs).",
         lo=0,
+        hi=1_000_000,
     )
     ep_locum_cost_per_fte_gbp: float = _p(
-        150000.0, "Locum EP cost per FTE-year. *Assumption*.", lo=0
+        150000.0, "Locum EP cost per FTE-year. *Assumption*.", lo=0, hi=1_000_000
     )
     coordinator_cost_per_fte_gbp: float = _p(
-        45000.0, "EHC coordinator cost per FTE-year with on-costs. *Assumption*.", lo=0
+        45000.0,
+        "EHC coordinator cost per FTE-year with on-costs. *Assumption*.",
+        lo=0,
+        hi=1_000_000,
     )
     review_officer_cost_per_fte_gbp: float = _p(
-        42000.0, "Review officer cost per FTE-year with on-costs. *Assumption*.", lo=0
+        42000.0,
+        "Review officer cost per FTE-year with on-costs. *Assumption*.",
+        lo=0,
+        hi=1_000_000,
     )
     teams_in_hnb: bool = _p(
         False,
@@ -484,8 +557,10 @@ class Funding:
     hnb_income_by_year: dict[str, float] = _p(
         {},
         "High Needs Block allocation by financial year (key: its starting year, e.g. "
-        '"2023" for 2023-24): the LA\'s published ESFA allocations.',
+        '"2023" for 2023-24; years 2000-2100): the LA\'s published ESFA allocations. At '
+        "most GBP 100bn a year (*assumption*: about ten times England's ~GBP 10bn).",
         lo=0,
+        hi=100_000_000_000,
     )
     hnb_growth: float = _p(
         0.0, "Annual growth of the allocation after the last year given.", lo=-0.5, hi=1
@@ -494,7 +569,10 @@ class Funding:
         0.0,
         "Cumulative DSG balance at the start of the first full financial year of the "
         "run (negative: a deficit). Give your own: the published balances stop in March "
-        "2022.",
+        "2022. Between -GBP 100bn and GBP 100bn (*assumption*: about ten times England's "
+        "whole High Needs Block).",
+        lo=-100_000_000_000,
+        hi=100_000_000_000,
     )
 
 
@@ -599,11 +677,11 @@ def _find_key(text: str, section: str, key: str) -> int | None:
         m = re.match(r"^\[+\s*([^\]]+?)\s*\]+", stripped)
         if m:
             header = m.group(1).replace(" ", "")
-            if header == dotted:
+            if header == dotted or header.startswith(dotted + "."):
                 return n
             in_section = header == section
             continue
-        if in_section and re.match(rf"^{re.escape(key)}\s*=", stripped):
+        if in_section and re.match(rf"^(['\"]?){re.escape(key)}\1\s*=", stripped):
             return n
         if not in_section and re.match(rf"^{re.escape(dotted)}\s*=", stripped):
             return n
@@ -709,12 +787,16 @@ def _coerce(
             or not isinstance(value, int | float)
             or (isinstance(value, float) and not value.is_integer())
         ):
-            _fail(source, text, path, f"must be a whole number, got {value!r}")
+            what = "finite " if isinstance(value, float) and not math.isfinite(value) else ""
+            _fail(source, text, path, f"must be a {what}whole number, got {value!r}{_range(meta)}")
         return int(value)
     if hint is float:
         if isinstance(value, bool) or not isinstance(value, int | float):
             _fail(source, text, path, f"must be a number, got {value!r}")
-        return float(value)
+        try:
+            return float(value)
+        except OverflowError:  # a whole number beyond any float
+            _fail(source, text, path, f"= {_show(value)} is too large{_range(meta)}")
     if hint is str:
         if not isinstance(value, str):
             _fail(source, text, path, f"must be a string, got {value!r}")
@@ -801,17 +883,41 @@ def _validate(obj: Any, prefix: str) -> None:
     _cross_checks(obj, prefix)
 
 
+def _range(meta: Mapping[str, Any]) -> str:
+    """' (allowed range LO to HI)' for error messages, or '' for a field without one."""
+    lo, hi = meta.get("lo"), meta.get("hi")
+    if lo is None and hi is None:
+        return ""
+    low = "-inf" if lo is None else _show(lo)
+    high = "inf" if hi is None else _show(hi)
+    return f" (allowed range {low} to {high})"
+
+
+def _show(value: Any) -> str:
+    """A number for an error message: huge whole numbers in short scientific form."""
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**15:
+        try:
+            return f"{float(value):.3g}"
+        except OverflowError:
+            return f"a {len(str(abs(value)))}-digit number"
+    return str(value)
+
+
 def _check(value: Any, meta: Mapping[str, Any], path: str) -> None:
     lo, hi = meta.get("lo"), meta.get("hi")
     if isinstance(value, bool):
         return
     if isinstance(value, int | float):
         if isinstance(value, float) and not math.isfinite(value):
-            raise ParameterError(f"'{path}' must be finite, got {value}", path)
+            raise ParameterError(f"'{path}' must be finite, got {value}{_range(meta)}", path)
         if lo is not None and value < lo:
-            raise ParameterError(f"'{path}' = {value} is below the allowed minimum {lo}", path)
+            raise ParameterError(
+                f"'{path}' = {_show(value)} is below the allowed minimum {lo}{_range(meta)}", path
+            )
         if hi is not None and value > hi:
-            raise ParameterError(f"'{path}' = {value} is above the allowed maximum {hi}", path)
+            raise ParameterError(
+                f"'{path}' = {_show(value)} is above the allowed maximum {hi}{_range(meta)}", path
+            )
     elif isinstance(value, str):
         choices = meta.get("choices")
         if choices and value not in choices:
@@ -835,8 +941,11 @@ def _check(value: Any, meta: Mapping[str, Any], path: str) -> None:
 
 def _year_keys(table: Mapping[str, Any], path: str, what: str) -> None:
     for key in table:
-        if not (key.isdigit() and len(key) == 4):
-            raise ParameterError(f"'{path}' has key {key!r}: keys are {what}", f"{path}.{key}")
+        if not (key.isdigit() and len(key) == 4 and YEAR_MIN <= int(key) <= YEAR_MAX):
+            raise ParameterError(
+                f"'{path}' has key {key!r}: keys are {what} ({YEAR_MIN} to {YEAR_MAX})",
+                f"{path}.{key}",
+            )
 
 
 def _cross_checks(obj: Any, prefix: str) -> None:
@@ -891,12 +1000,18 @@ def _cross_checks(obj: Any, prefix: str) -> None:
 
 
 def load_toml(path: str | Path) -> tuple[dict[str, Any], str]:
-    """Read a TOML file; a syntax error becomes a ParameterError naming the file."""
+    """Read a TOML file (UTF-8, with or without a byte-order mark); a file that cannot be
+    read, is not UTF-8 or is not TOML becomes a ParameterError naming the file."""
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
+        text = p.read_text(encoding="utf-8-sig")
     except OSError as e:
         raise ParameterError(f"{p}: cannot read ({e.strerror})") from None
+    except UnicodeDecodeError as e:
+        raise ParameterError(
+            f"{p}: is not UTF-8 text (byte 0x{e.object[e.start]:02x} at offset {e.start}); "
+            "save it as UTF-8"
+        ) from None
     try:
         return tomllib.loads(text), text
     except tomllib.TOMLDecodeError as e:
@@ -909,26 +1024,78 @@ def load_parameters(path: str | Path) -> Parameters:
     return from_dict(data, str(path), text)
 
 
-SCENARIO_META_KEYS = ("name", "description")
+SCENARIO_META_KEYS = ("name", "description", "no_change")
 RELATIVE_TABLES = {"add": operator.add, "multiply": operator.mul}
+
+
+def _scenario_meta(data: Mapping[str, Any], source: str, text: str) -> Mapping[str, Any]:
+    """The checked [scenario] table: known keys, a text name and description, a boolean
+    no_change."""
+    meta = data.get("scenario", {})
+    if not isinstance(meta, Mapping):
+        raise ParameterError(f"{source}{_line_of(text, 'scenario')}: 'scenario' must be a table")
+    for key, value in meta.items():
+        where = f"{source}{_line_of(text, 'scenario.' + key)}: "
+        if key not in SCENARIO_META_KEYS:
+            raise ParameterError(
+                f"{where}unknown key 'scenario.{key}' "
+                f"(allowed here: {', '.join(SCENARIO_META_KEYS)})"
+            )
+        if key == "no_change" and not isinstance(value, bool):
+            raise ParameterError(
+                f"{where}'scenario.no_change' must be true or false, got {value!r}"
+            )
+        if key != "no_change" and not isinstance(value, str):
+            raise ParameterError(f"{where}'scenario.{key}' must be a string, got {value!r}")
+    return meta
+
+
+def _first_change(data: Mapping[str, Any], prefix: str = "") -> str | None:
+    """The dotted key of the first value the scenario sets (empty tables set nothing)."""
+    for key, value in data.items():
+        if not isinstance(value, Mapping):
+            return prefix + key
+        found = _first_change(value, f"{prefix}{key}.")
+        if found:
+            return found
+    return None
 
 
 def apply_scenario(base: Parameters, path: str | Path) -> Parameters:
     """Apply a scenario TOML file to `base`. Top-level tables set values outright;
     `[add.<section>]` and `[multiply.<section>]` change the base's values relative to what
-    they are (lists and tables element by element), so one scenario file serves any LA.
-    `[scenario]` holds the scenario's name and description."""
+    they are (lists and tables element by element), so one scenario file serves any LA;
+    every result is range-checked. `[scenario]` holds the scenario's name and description.
+
+    A scenario must change something: one that changes nothing is almost always a mistake
+    (an empty file, changes under a misspelt table). One that means to (a baseline, or a
+    check that a scenario compared with itself differs by zero) says `no_change = true`
+    under [scenario]; the name "baseline" says so too, since it is the LA's defaults (the
+    bundled baseline.toml)."""
     data, text = load_toml(path)
     source = str(path)
-    meta = data.pop("scenario", {})
-    if not isinstance(meta, Mapping):
-        raise ParameterError(f"{source}{_line_of(text, 'scenario')}: 'scenario' must be a table")
-    for key in meta:
-        if key not in SCENARIO_META_KEYS:
+    meta = _scenario_meta(data, source, text)
+    data.pop("scenario", None)
+    allowed = sorted({*base.to_dict(), *RELATIVE_TABLES, "scenario"})
+    for key in data:
+        if key not in allowed:
             raise ParameterError(
-                f"{source}{_line_of(text, 'scenario.' + key)}: unknown key 'scenario.{key}' "
-                f"(allowed here: {', '.join(SCENARIO_META_KEYS)})"
+                f"{source}{_line_of(text, key)}: unknown key '{key}' "
+                f"(allowed here: {', '.join(allowed)})",
+                key,
             )
+    changed = _first_change(data)
+    if meta.get("no_change") and changed:
+        raise ParameterError(
+            f"{source}{_line_of(text, changed)}: 'scenario.no_change' is true but the scenario "
+            f"changes '{changed}'"
+        )
+    if not changed and not meta.get("no_change") and meta.get("name") != "baseline":
+        raise ParameterError(
+            f"{source}: the scenario changes nothing (no value, [add.*], [multiply.*] or "
+            "[[levers]]); give its changes, or no_change = true under [scenario] if it is "
+            "meant to be the baseline"
+        )
     relative = {k: data.pop(k) for k in list(data) if k in RELATIVE_TABLES}
     params = base.override(data, source, text) if data else base
     for kind, changes in relative.items():
@@ -937,14 +1104,31 @@ def apply_scenario(base: Parameters, path: str | Path) -> Parameters:
         current = params.to_dict()
         new = _relative(current, changes, RELATIVE_TABLES[kind], source, text, kind + ".")
         try:
-            params = params.override(new)
-        except ParameterError as e:  # out of range after the change: point at its line
+            params = params.override(new, _RELATIVE_SOURCE)
+        except ParameterError as e:  # out of range after the change: name both keys
+            detail = str(e).removeprefix(_RELATIVE_SOURCE + ": ")
+            key = kind + "." + _changed_key(changes, e.path)
             raise ParameterError(
-                f"{source}{_line_of(text, kind + '.' + e.path)}: {kind} makes "
-                f"{str(e).split(': ', 1)[-1]}",
-                e.path,
+                f"{source}{_line_of(text, kind + '.' + e.path)}: after '{key}', {detail}", e.path
             ) from None
     return params
+
+
+_RELATIVE_SOURCE = "<relative change>"
+
+
+def _changed_key(changes: Mapping[str, Any], path: str) -> str:
+    """The key of `changes` (dotted) that made the value at `path`: the path itself or
+    the table containing it that the scenario changed as a whole."""
+    parts = re.sub(r"\[\d+\]", "", path).split(".")
+    node: Any = changes
+    for i, part in enumerate(parts):
+        if not isinstance(node, Mapping) or part not in node:
+            return ".".join(parts[:i]) or path
+        node = node[part]
+        if not isinstance(node, Mapping):
+            return ".".join(parts[: i + 1])
+    return ".".join(parts)
 
 
 def _relative(
@@ -976,6 +1160,15 @@ def _relative(
             raise ParameterError(
                 f"{source}{_line_of(text, path)}: '{path}' must be a number, got {change!r}"
             )
+        try:
+            finite = math.isfinite(change)
+        except OverflowError:  # a whole number beyond any float
+            finite = False
+        if not finite:
+            raise ParameterError(
+                f"{source}{_line_of(text, path)}: '{path}' must be a finite number, "
+                f"got {_show(change)}"
+            )
         out[key] = _apply_number(value, change, op, source, text, path)
     return out
 
@@ -993,10 +1186,14 @@ def _apply_number(
             f"{source}{_line_of(text, path)}: '{path}' is not a number and cannot be changed "
             "relatively"
         )
-    if isinstance(value, int):
-        return round(op(value, change))
-    if isinstance(value, float):
-        return float(op(value, change))
+    if isinstance(value, int | float):
+        try:
+            result = op(value, change)
+        except OverflowError:  # a whole-number change beyond any float, on a float
+            result = math.inf
+        if isinstance(value, float) or not math.isfinite(result):
+            return float(result)  # non-finite: range-checked (and rejected) as a result
+        return round(result)
     if isinstance(value, list):
         return [_apply_number(v, change, op, source, text, path) for v in value]
     if isinstance(value, Mapping):
@@ -1006,19 +1203,15 @@ def _apply_number(
 
 def scenario_name(path: str | Path) -> str:
     """The scenario's name: [scenario] name in the file, else the file's stem."""
-    data, _ = load_toml(path)
-    meta = data.get("scenario")
-    if isinstance(meta, Mapping) and isinstance(meta.get("name"), str):
-        return str(meta["name"])
-    return Path(path).stem
+    data, text = load_toml(path)
+    meta = _scenario_meta(data, str(path), text)
+    return str(meta.get("name", Path(path).stem))
 
 
 def scenario_description(path: str | Path) -> str:
-    data, _ = load_toml(path)
-    meta = data.get("scenario")
-    if isinstance(meta, Mapping) and isinstance(meta.get("description"), str):
-        return str(meta["description"])
-    return ""
+    data, text = load_toml(path)
+    meta = _scenario_meta(data, str(path), text)
+    return str(meta.get("description", ""))
 
 
 def iter_fields(
