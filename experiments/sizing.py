@@ -136,7 +136,12 @@ def wilson(successes: int, n: int, z: float = 1.959964) -> tuple[float, float]:
     p = successes / n
     centre = (p + z * z / (2 * n)) / (1 + z * z / n)
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return max(0.0, centre - half), min(1.0, centre + half)
+    # The interval contains p, and reaches 0 at no successes and 1 at all: exactly, not to
+    # within rounding (centre + half at p = 1 is 0.9999999999999999 for some n, and an
+    # error bar of p - low or high - p must not be negative).
+    low = 0.0 if successes == 0 else max(0.0, min(p, centre - half))
+    high = 1.0 if successes == n else min(1.0, max(p, centre + half))
+    return low, high
 
 
 def size(
@@ -155,15 +160,19 @@ def size(
         raise SizingError(f"unknown resource '{resource}' (sizable: {', '.join(RESOURCES)})")
     res = RESOURCES[resource]
     seeds = replication_seeds(seed, replications)
-    current = getattr(getattr(base, res.section), res.key)
-    cap = max_level if max_level is not None else max(64 * res.step, 16 * float(current))
-    cache: dict[float, Point] = {}
+    current = float(getattr(getattr(base, res.section), res.key))
+    cap = max_level if max_level is not None else max(64 * res.step, 16 * current)
+    # Levels are whole numbers of steps, k * step, and the search works on k: a scenario
+    # can leave the resource between steps (12.96 coordinators), and the start, every level
+    # tried and the answer must all be points of the same grid.
+    top = math.floor(cap / res.step + 1e-9)
+    cache: dict[int, Point] = {}
 
-    def evaluate(level: float) -> Point:
-        level = round(level / res.step) * res.step
-        if level in cache:
-            return cache[level]
-        value: float | int = int(level) if res.whole else float(level)
+    def evaluate(k: int) -> Point:
+        if k in cache:
+            return cache[k]
+        level = k * res.step
+        value: float | int = round(level) if res.whole else float(level)
         params = base.override({res.section: {res.key: value}})
         values = []
         for s in seeds:
@@ -188,34 +197,36 @@ def size(
             float(np.nanmean(arr)) if not np.all(np.isnan(arr)) else math.nan,
             level * res.cost(params),
         )
-        cache[level] = point
+        cache[k] = point
         return point
 
-    def ok(level: float) -> bool:
-        return evaluate(level).probability >= confidence
+    def ok(k: int) -> bool:
+        return evaluate(k).probability >= confidence
 
-    lo, hi = 0.0, max(res.step, float(current))
+    def result(answer: int | None) -> Sizing:
+        points = [cache[k] for k in sorted(cache)]
+        return Sizing(
+            resource,
+            target,
+            year,
+            confidence,
+            replications,
+            None if answer is None else answer * res.step,
+            points,
+            _monotone(points),
+        )
+
+    # Bracket: ok(hi), and lo is 0 (not tried) or tried and short of the target.
+    lo, hi = 0, min(max(1, math.ceil(current / res.step - 1e-9)), max(1, top))
     while not ok(hi):
-        lo, hi = hi, hi * 2
-        if hi > cap:
-            points = sorted(cache.values(), key=lambda p: p.level)
-            return Sizing(
-                resource, target, year, confidence, replications, None, points, _monotone(points)
-            )
-    while hi - lo > res.step + 1e-9:
-        mid = round((lo + hi) / 2 / res.step) * res.step
-        if mid in (lo, hi):
-            break
+        if hi >= top:
+            return result(None)
+        lo, hi = hi, min(hi * 2, top)
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
         lo, hi = (lo, mid) if ok(mid) else (mid, hi)
-    answer = hi
-    if answer - res.step >= 0:  # the level below, for the record (and 0 if that suffices)
-        below = evaluate(answer - res.step)
-        if below.probability >= confidence and answer - res.step == 0:
-            answer = 0.0
-    points = sorted(cache.values(), key=lambda p: p.level)
-    return Sizing(
-        resource, target, year, confidence, replications, answer, points, _monotone(points)
-    )
+    # The level one step below, for the record (and 0 if that suffices).
+    return result(0 if hi == 1 and ok(0) else hi)
 
 
 def _monotone(points: list[Point]) -> bool:
@@ -264,8 +275,8 @@ def write_sizing(folder: Path, result: Sizing, la_name: str) -> None:
         levels,
         [p.probability for p in result.points],
         yerr=[
-            [p.probability - p.low for p in result.points],
-            [p.high - p.probability for p in result.points],
+            [max(0.0, p.probability - p.low) for p in result.points],
+            [max(0.0, p.high - p.probability) for p in result.points],
         ],
         fmt="o-",
         capsize=3,

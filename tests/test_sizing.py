@@ -13,7 +13,16 @@ from helpers import small_la
 from test_theory import EP_DAYS, ep_queue_params, mmc_wait
 
 from experiments.cli import main
-from experiments.sizing import RESOURCES, SizingError, Target, size, wilson
+from experiments.sizing import (
+    RESOURCES,
+    Point,
+    Sizing,
+    SizingError,
+    Target,
+    size,
+    wilson,
+    write_sizing,
+)
 
 CONFIDENCE = 0.9
 REPS = 20
@@ -124,3 +133,51 @@ def test_size_command_writes_the_trade_off_curve(tmp_path) -> None:  # type: ign
         main, ["size", "--resource", "ep_fte", "--target", "nonsense", "--year", "2026"]
     )
     assert bad.exit_code != 0 and "must look like" in bad.output
+
+
+def test_levels_stay_on_the_resource_grid_from_an_off_grid_start() -> None:
+    """A scenario can leave the resource between steps (5.6 EP FTE here, as `[add]` did to
+    the coordinators: 12.96): every level tried, and the answer, are whole steps, and the
+    answer is one of the levels tried, meets the target, and one step less does not."""
+    params, _ = ep_queue_params(4, 0.8, years=2)
+    lam = 0.8 * 4 / EP_DAYS
+    target = math.sqrt(mmc_wait(4, lam, 1 / EP_DAYS) * mmc_wait(5, lam, 1 / EP_DAYS)) / 7
+    result = size(
+        params.override({"assessment": {"ep_fte": 5.6}}),
+        "ep_fte",
+        Target("ep_wait_weeks_mean", "<=", target),
+        params.run.start_year + 1,
+        CONFIDENCE,
+        4,
+        seed=5,
+    )
+    by_level = {p.level: p for p in result.points}
+    assert all(level == round(level) for level in by_level), sorted(by_level)
+    assert result.answer is not None
+    assert result.answer in by_level, (result.answer, sorted(by_level))
+    assert by_level[result.answer].probability >= CONFIDENCE
+    if result.answer > 0:
+        assert by_level[result.answer - 1].probability < CONFIDENCE
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 4, 5, 10, 19, 20, 40, 100, 1000])
+def test_wilson_interval_contains_the_observed_proportion(n: int) -> None:
+    """The Wilson interval always contains k/n (so error bars are never negative), and is
+    exactly [0, .] at k = 0 and [., 1] at k = n."""
+    for k in range(n + 1):
+        lo, hi = wilson(k, n)
+        assert 0.0 <= lo <= k / n <= hi <= 1.0, (k, n, lo, hi)
+    assert wilson(0, n)[0] == 0.0
+    assert wilson(n, n)[1] == 1.0
+
+
+def test_sizing_chart_draws_certain_outcomes(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Probabilities of 0 and 1 (every replication misses or meets the target) draw."""
+    n = 4
+    points = [
+        Point(float(level), k / n, *wilson(k, n), float(level), 0.0)
+        for level, k in ((1, 0), (2, 2), (3, 4))
+    ]
+    result = Sizing("panel_slots", Target("new_ehcps", ">=", 100), 2025, 0.9, n, 3.0, points=points)
+    write_sizing(tmp_path, result, "Test LA")
+    assert (tmp_path / "sizing.png").stat().st_size > 1000
