@@ -75,7 +75,8 @@ def main() -> None:
             version="benchmark",
         )
         start = time.perf_counter()
-        store = RunStore.create(Path(tmp) / "run", spec, overwrite=False)
+        (Path(tmp) / "run").mkdir()
+        store = RunStore.create(Path(tmp) / "run", spec)
         executor = make_executor(args.jobs, None, args.jobs if args.dask else None)
         outcome = run_experiment(store, executor)
         executor.close()

@@ -347,12 +347,15 @@ def run_backtest(
     jobs: int = 1,
     on_done: Callable[[str, list[ScoreRow] | str], None] | None = None,
     done: Mapping[str, list[ScoreRow] | str] | None = None,
+    initializer: Callable[[], None] | None = None,
 ) -> tuple[list[ScoreRow], dict[str, str]]:
     """Back-test each LA (GSS codes) from the data file (None: the bundled data), over
     ``jobs`` processes (a forkserver pool when more than one). Returns the score rows in
     the order of ``las`` and the LAs skipped (code -> reason). ``on_done(code, rows or
     reason)`` is called as each LA finishes (so a caller can save it); LAs in ``done``
-    (finished by an interrupted run) are not run again."""
+    (finished by an interrupted run) are not run again. ``initializer`` runs in each
+    worker process as it starts (the caller's process hygiene: ignore Ctrl-C, die with the
+    parent)."""
     path = None if data is None else str(data)
     results: dict[str, list[ScoreRow] | str] = dict(done or {})
     work = [(path, code, settings) for code in las if code not in results]
@@ -367,9 +370,13 @@ def run_backtest(
             finished(code, out)
     else:
         context = multiprocessing.get_context("forkserver")
-        with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+        pool = ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=initializer)
+        try:
             for future in as_completed([pool.submit(_task, w) for w in work]):
                 finished(*future.result())
+        finally:
+            # Interrupted: the LAs not yet started are dropped rather than waited for.
+            pool.shutdown(wait=True, cancel_futures=True)
     rows: list[ScoreRow] = []
     skipped: dict[str, str] = {}
     for code in las:

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import shutil
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -24,7 +22,7 @@ from simulation.uncertainty import ParameterUncertainty
 from . import outputs
 from .plots import fan_chart, title
 from .report import CSS, _esc, _img, _table
-from .store import StoreError, check_destination
+from .store import StoreError, read_json
 from .toml_out import dumps as toml_dumps
 
 PARAMETERS = "parameters.toml"
@@ -52,24 +50,14 @@ def write_calibration(
     cal: Calibration,
     rows: Sequence[HistoryRow],
     runs: Sequence[Results],
-    out: Path,
-    overwrite: bool,
+    folder: Path,
     data_path: Path,
     version: str,
     command: list[str],
 ) -> None:
-    """Write the calibration folder ``out`` whole (replacing it only with ``overwrite``)."""
-    check_destination(out, overwrite)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
-        _write_all(cal, rows, runs, tmp, data_path, version, command)
-        if out.exists():
-            shutil.rmtree(out)
-        tmp.rename(out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    """Write the calibration's files into `folder` (an output_folder.OutputFolder, which
+    builds it beside its destination and swaps it in when whole)."""
+    _write_all(cal, rows, runs, folder, data_path, version, command)
 
 
 def _write_all(
@@ -279,8 +267,8 @@ def load_calibrated(folder: Path) -> tuple[Parameters, ParameterUncertainty, dic
             "`sendsim calibrate`)"
         )
     try:
-        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-        unc_data = json.loads((folder / UNCERTAINTY).read_text(encoding="utf-8"))
+        manifest = read_json(manifest_path)
+        unc_data = read_json(folder / UNCERTAINTY)
     except (OSError, json.JSONDecodeError) as e:
         raise StoreError(f"--calibrated {folder}: cannot read its files ({e})") from None
     params = load_parameters(folder / PARAMETERS)

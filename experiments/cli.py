@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import errno
 import json
+import os
 import re
-import shutil
 import sys
 import time
 from importlib import resources
@@ -47,17 +48,102 @@ from simulation.results import HEADLINE_METRICS
 from simulation.uncertainty import ParameterUncertainty
 
 from .calibration_out import load_calibrated, write_calibration
-from .compare import CompareError, write_comparison
+from .compare import CompareError, check_against, read_results, write_comparison
 from .experiment import RunOutcome, finalise, new_spec, run_experiment
+from .output_folder import (
+    Interrupted,
+    OutputError,
+    OutputFolder,
+    check_destination,
+)
 from .report import ReportError, write_report
-from .runner import ExperimentError, default_jobs, make_executor, replication_seeds
+from .runner import Executor, ExperimentError, default_jobs, make_executor, replication_seeds
 from .sizing import RESOURCES, SizingError, Target, size, write_sizing
-from .store import RunStore, StoreError, atomic_open, check_destination
+from .store import RunStore, StoreError, atomic_open, read_json
 from .toml_out import dumps as toml_dumps
 
 DEFAULT_LA = "Stockport"
 SCENARIO_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]*")
-USER_ERRORS = (DataError, ParameterError, StoreError, ExperimentError, CompareError)
+# Errors in what the user asked for or gave us: one line, exit 2 (as click's usage errors).
+USER_ERRORS = (
+    DataError,
+    ParameterError,
+    StoreError,
+    ExperimentError,
+    CompareError,
+    SizingError,
+    ReportError,
+    BacktestError,
+    OutputError,
+)
+EXIT_BUG = 1
+EXIT_BAD_INPUT = 2
+EXIT_IO = 3
+EXIT_INTERRUPTED = 130
+DEBUG = "sendsim.debug"
+
+
+class BadInput(click.ClickException):
+    exit_code = EXIT_BAD_INPUT
+
+
+class IOFailure(click.ClickException):
+    exit_code = EXIT_IO
+
+
+_OS_ADVICE = {
+    errno.ENOSPC: "no space left on the device; free some space or choose another --out",
+    errno.EDQUOT: "disk quota exceeded; free some space or choose another --out",
+    errno.EROFS: "the file system is read-only; choose a folder you can write to",
+    errno.EACCES: "permission denied; choose a folder you can write to",
+    errno.EPERM: "operation not permitted; choose a folder you can write to",
+    errno.ENOENT: "no such file or folder",
+    errno.ENOTDIR: "a part of the path is a file, not a folder",
+    errno.EISDIR: "is a folder, not a file",
+    errno.ENAMETOOLONG: "the name is too long",
+}
+
+
+def describe_os_error(e: OSError) -> str:
+    """One line for a failed read or write: where, and what to do."""
+    where = " -> ".join(str(f) for f in (e.filename, e.filename2) if f is not None)
+    what = _OS_ADVICE.get(e.errno or 0) or e.strerror or type(e).__name__
+    return f"{where}: {what}" if where else f"{what} ({e})"
+
+
+def _one_line(text: str) -> str:
+    return "; ".join(line.strip() for line in text.splitlines() if line.strip())
+
+
+class SendsimGroup(click.Group):
+    """The error boundary: every command's known failures become one line and an exit code
+    (2 bad input, 3 reading or writing files, 130 interrupted); anything else is a bug in
+    sendsim, reported as such (its traceback with --debug)."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except Interrupted:
+            ctx.exit(EXIT_INTERRUPTED)
+        except KeyboardInterrupt:
+            click.echo("\ninterrupted", err=True)
+            ctx.exit(EXIT_INTERRUPTED)
+        except USER_ERRORS as e:
+            raise BadInput(_one_line(str(e))) from None
+        except OSError as e:
+            raise IOFailure(describe_os_error(e)) from None
+        except Exception as e:
+            if ctx.meta.get(DEBUG) or os.environ.get("SENDSIM_DEBUG"):
+                raise
+            click.echo(
+                f"Error: internal error ({type(e).__name__}: {_one_line(str(e))[:300]}). This "
+                "is a bug in sendsim: please report it with the command you ran; "
+                "`sendsim --debug ...` shows the traceback.",
+                err=True,
+            )
+            ctx.exit(EXIT_BUG)
 
 
 FIT_OPTION = click.option(
@@ -101,11 +187,23 @@ def _slug(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=SendsimGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(_version(), prog_name="sendsim")
-def main() -> None:
+@click.option(
+    "--debug",
+    is_flag=True,
+    help="Show the Python traceback of an unexpected error (for a bug report).",
+)
+@click.pass_context
+def main(ctx: click.Context, debug: bool) -> None:
     """sendsim: simulate a local authority's SEND system (EHC needs assessments, plans,
-    placements, reviews) and project it forward with honest uncertainty."""
+    placements, reviews) and project it forward with honest uncertainty.
+
+    Exit codes: 0 done; 1 a bug in sendsim (please report it); 2 bad input (an option,
+    scenario, data file or folder that cannot be used as asked); 3 a file could not be read
+    or written (permissions, a full or read-only disk, a damaged run file); 130 interrupted
+    (a run or back-test continues with --resume)."""
+    ctx.meta[DEBUG] = debug
 
 
 def library() -> dict[str, Path]:
@@ -331,92 +429,119 @@ def run(
     """Project an LA's SEND system forward from its latest census, for the baseline and
     any scenarios, with Monte Carlo uncertainty bands."""
     started = time.perf_counter()
-    try:
-        if resume:
-            if out is None:
-                raise StoreError("--resume needs --out, the folder of the run to continue")
-            store = RunStore.open(out)
+    if resume:
+        if out is None:
+            raise StoreError("--resume needs --out, the folder of the run to continue")
+        with OutputFolder(out, "run", resume=True) as folder:
+            store = RunStore.open(folder.working)
             ds = load_dataset(Path(store.spec["data"]["path"]) if data is None else data)
             history = ds.la(store.spec["la"]["code"])
             executor = make_executor(jobs or default_jobs(), scheduler, dask_workers)
-        else:
-            ctx = click.get_current_context()
-            if calibrated is not None:
-                ds, base, uncertainty, notes = _from_calibration(
-                    calibrated, data, start_year, ctx, la
-                )
-                history = ds.la(base.la_code)
-                if years is not None:
-                    base = base.override({"run": {"years": years}})
-            else:
-                ds = load_dataset(data)
-                history = ds.la(la)
-                base, estimates = estimate_parameters(ds, la, start_year, years or 5)
-                notes = [{"key": n.key, "value": n.value, "source": n.source} for n in estimates]
-                uncertainty = direct_uncertainty(ds, history.la_code, base)
-            drawn = uncertainty if parameter_uncertainty else None
-            if event_log:
-                base = base.override({"run": {"event_log": True}})
-            runs = _scenarios(base, scenarios, years)
-            steps: dict[str, list[list[str]]] = {}
-            if waterfall:
-                runs, steps = _waterfall_steps(runs)
-            if out is None:
-                stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-                out = Path("runs") / f"{_slug(history.la_name)}-{stamp}"
-            check_destination(out, overwrite)
-            spec = new_spec(
-                la_code=history.la_code,
-                la_name=history.la_name,
-                data_path=ds.path,
-                root_seed=seed,
-                replications=replications,
-                precision=precision,
-                scenarios=runs,
-                estimates=notes,
-                uncertainty=drawn,
-                command=[Path(sys.argv[0]).name, *sys.argv[1:]],
-                arguments={
-                    k: str(v) if isinstance(v, Path) else v
-                    for k, v in click.get_current_context().params.items()
-                },
-                version=_version(),
-            )
-            spec["waterfall"] = steps
-            if drawn is not None:  # a bad draw fails here, before the run folder exists
-                trial = replication_seeds(seed, min(replications, 20))
-                for params, _, _ in runs.values():
-                    for child in trial:
-                        drawn.draw_and_apply(params, child)
-            # The executor before the folder: a missing Dask extra leaves nothing behind.
-            executor = make_executor(jobs or default_jobs(), scheduler, dask_workers)
-            store = RunStore.create(out, spec, overwrite)
-    except USER_ERRORS as e:
-        raise click.ClickException(str(e)) from None
+            _simulate(store, folder, executor, history, batch_size, quiet, started, started)
+        return
+    if out is not None:  # before the estimates, so a bad --out fails at once
+        check_destination(out, overwrite, resumable=True)
+    ctx = click.get_current_context()
+    if calibrated is not None:
+        ds, base, uncertainty, notes = _from_calibration(calibrated, data, start_year, ctx, la)
+        history = ds.la(base.la_code)
+        if years is not None:
+            base = base.override({"run": {"years": years}})
+    else:
+        ds = load_dataset(data)
+        history = ds.la(la)
+        base, estimates = estimate_parameters(ds, la, start_year, years or 5)
+        notes = [{"key": n.key, "value": n.value, "source": n.source} for n in estimates]
+        uncertainty = direct_uncertainty(ds, history.la_code, base)
+    drawn = uncertainty if parameter_uncertainty else None
+    if event_log:
+        base = base.override({"run": {"event_log": True}})
+    runs = _scenarios(base, scenarios, years)
+    steps: dict[str, list[list[str]]] = {}
+    if waterfall:
+        runs, steps = _waterfall_steps(runs)
+    if out is None:
+        stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+        out = Path("runs") / f"{_slug(history.la_name)}-{stamp}"
+    check_destination(out, overwrite, resumable=True)
+    spec = new_spec(
+        la_code=history.la_code,
+        la_name=history.la_name,
+        data_path=ds.path,
+        root_seed=seed,
+        replications=replications,
+        precision=precision,
+        scenarios=runs,
+        estimates=notes,
+        uncertainty=drawn,
+        command=[Path(sys.argv[0]).name, *sys.argv[1:]],
+        arguments={k: str(v) if isinstance(v, Path) else v for k, v in ctx.params.items()},
+        version=_version(),
+    )
+    spec["waterfall"] = steps
+    if drawn is not None:  # a bad draw fails here, before the run folder exists
+        trial = replication_seeds(seed, min(replications, 20))
+        for params, _, _ in runs.values():
+            for child in trial:
+                drawn.draw_and_apply(params, child)
     estimated = time.perf_counter()
+    # The executor before the folder: a missing Dask extra leaves nothing behind.
+    executor = make_executor(jobs or default_jobs(), scheduler, dask_workers)
+    try:
+        with OutputFolder(out, "run", overwrite=overwrite, resumable=True) as folder:
+            store = RunStore.create(folder.working, spec)
+            _simulate(store, folder, executor, history, batch_size, quiet, started, estimated)
+    finally:
+        executor.close()
+
+
+def _simulate(
+    store: RunStore,
+    folder: OutputFolder,
+    executor: Executor,
+    history: LAHistory,
+    batch_size: int | None,
+    quiet: bool,
+    started: float,
+    estimated: float,
+) -> None:
+    """Run (or continue) the replications of a run folder and write its outputs. An
+    interruption, or a failure once replications are saved, keeps the finished ones (each
+    file whole, and no manifest, so the folder reads as unfinished) for --resume."""
+    out = folder.target
+    resume_hint = f"continue with: sendsim run --resume --out {out}"
     bar = _Bar(quiet)
     try:
         outcome = run_experiment(store, executor, batch_size, bar.update, bar.total)
+        executor.close()
+        finalise(
+            store,
+            outcome,
+            {m: _history(history, m) for m in HEADLINE_METRICS},
+            history.la_name,
+            {"estimate_parameters": estimated - started},
+        )
     except KeyboardInterrupt:
         bar.close()
         executor.close()
         done = len(store.finished())
         click.echo(
-            f"\ninterrupted: {done} finished replications are saved in {store.path}; "
-            f"continue with: sendsim run --resume --out {store.path}",
-            err=True,
+            f"\ninterrupted: {done} finished replications are saved; {resume_hint}", err=True
         )
-        sys.exit(130)
+        raise Interrupted() from None
+    except Exception:
+        bar.close()
+        done = len(store.finished())
+        if done and not folder.resume:  # resuming, the user knows how to continue
+            folder.keep()
+            click.echo(
+                f"{done} finished replications are kept; once the cause below is put right, "
+                f"{resume_hint}",
+                err=True,
+            )
+        raise
     finally:
         bar.close()
-    executor.close()
-    finalise(
-        store,
-        outcome,
-        {m: _history(history, m) for m in HEADLINE_METRICS},
-        history.la_name,
-        {"estimate_parameters": estimated - started},
-    )
     if store.spec["scenarios"] and any(
         s["parameters"]["run"]["event_log"] for s in store.spec["scenarios"].values()
     ):
@@ -424,7 +549,7 @@ def run(
     names = list(store.spec["scenarios"])
     click.echo(
         f"Wrote {outcome.replications} replications of {', '.join(names)} for "
-        f"{history.la_name} to {store.path}"
+        f"{history.la_name} to {out}"
     )
     if outcome.precision is not None:
         met = outcome.precision.solution
@@ -502,22 +627,22 @@ def _write_event_log(out: Path, outcome: RunOutcome) -> None:
 @click.option(
     "--out",
     type=click.Path(path_type=Path, file_okay=False),
-    help="Folder for compare.csv and charts [default: RUN_DIR].",
+    help="Folder for compare.csv, the money tables and charts "
+    "[default: RUN_DIR/compare-<against>].",
 )
-def compare_cmd(run_dir: Path, against: str | None, out: Path | None) -> None:
+@click.option("--overwrite", is_flag=True, help="Replace --out if it exists.")
+def compare_cmd(run_dir: Path, against: str | None, out: Path | None, overwrite: bool) -> None:
     """Paired differences between each scenario of a run and the base scenario: mean,
     5th and 95th percentiles over replications, and the probability it is better."""
-    try:
-        la_name = ""
-        manifest = run_dir / "manifest.json"
-        if manifest.exists():
-            import json
-
-            la_name = json.loads(manifest.read_text(encoding="utf-8")).get("la", {}).get("name", "")
-        path, base = write_comparison(run_dir, against, out, la_name)
-    except USER_ERRORS as e:
-        raise click.ClickException(str(e)) from None
-    click.echo(f"Wrote {path} (differences from {base})")
+    manifest = run_dir / "manifest.json"
+    la_name = read_json(manifest).get("la", {}).get("name", "") if manifest.exists() else ""
+    table = read_results(run_dir)
+    base = check_against(table, against)
+    target = out or run_dir / f"compare-{base}"
+    check_destination(target, overwrite)
+    with OutputFolder(target, "comparison", overwrite=overwrite) as folder:
+        write_comparison(run_dir, table, base, folder.working, la_name)
+    click.echo(f"Wrote {target / 'compare.csv'} (differences from {base})")
 
 
 @main.command(name="scenarios")
@@ -531,10 +656,7 @@ def list_scenarios() -> None:
 @click.option("--data", type=click.Path(path_type=Path, dir_okay=False))
 def list_las(data: Path | None) -> None:
     """List the local authorities in the data."""
-    try:
-        ds: Dataset = load_dataset(data)
-    except DataError as e:
-        raise click.ClickException(str(e)) from None
+    ds: Dataset = load_dataset(data)
     for code, name in ds.las():
         click.echo(f"{code}  {name}")
 
@@ -546,10 +668,7 @@ def list_las(data: Path | None) -> None:
 @click.option("--years", type=click.IntRange(1, 50))
 def params(la: str, data: Path | None, start_year: int | None, years: int | None) -> None:
     """Print an LA's default parameters as TOML (a starting point for a scenario)."""
-    try:
-        base, notes = estimate_parameters(load_dataset(data), la, start_year, years or 5)
-    except (DataError, ParameterError) as e:
-        raise click.ClickException(str(e)) from None
+    base, notes = estimate_parameters(load_dataset(data), la, start_year, years or 5)
     for n in notes:
         click.echo(f"# {n.key}: {n.source}")
     click.echo(toml_dumps(base.to_dict()))
@@ -599,6 +718,7 @@ def params(la: str, data: Path | None, start_year: int | None, years: int | None
     type=click.Path(path_type=Path, file_okay=False),
     help="Folder for sizing.csv and sizing.png [default: runs/<la>-size-<resource>].",
 )
+@click.option("--overwrite", is_flag=True, help="Replace --out if it exists.")
 def size_cmd(
     la: str,
     data: Path | None,
@@ -613,23 +733,23 @@ def size_cmd(
     years: int | None,
     max_level: float | None,
     out: Path | None,
+    overwrite: bool,
 ) -> None:
     """The smallest level of a resource (EP FTE, coordinators, panel slots, review officers,
     special places) that meets a target in a year with the stated confidence."""
-    try:
-        target = Target.parse(target_text)
-        ds = load_dataset(data)
-        history = ds.la(la)
-        start = start_year or history.latest_census_year()
-        span = years or max(1, year - start + 1)
-        base, _ = estimate_parameters(ds, la, start, span)
-        if scenario:
-            base = apply_scenario(base, resolve_scenario(scenario))
-        result = size(base, resource, target, year, confidence, replications, seed, max_level)
-        out = out or Path("runs") / f"{_slug(history.la_name)}-size-{resource}"
-        write_sizing(out, result, history.la_name)
-    except (*USER_ERRORS, SizingError) as e:
-        raise click.ClickException(str(e)) from None
+    target = Target.parse(target_text)
+    ds = load_dataset(data)
+    history = ds.la(la)
+    start = start_year or history.latest_census_year()
+    span = years or max(1, year - start + 1)
+    base, _ = estimate_parameters(ds, la, start, span)
+    if scenario:
+        base = apply_scenario(base, resolve_scenario(scenario))
+    out = out or Path("runs") / f"{_slug(history.la_name)}-size-{resource}"
+    check_destination(out, overwrite)
+    result = size(base, resource, target, year, confidence, replications, seed, max_level)
+    with OutputFolder(out, "sizing", overwrite=overwrite) as folder:
+        write_sizing(folder.working, result, history.la_name)
     by_level = {p.level: p for p in result.points}
     text = f"{target.metric} {target.op} {target.value:g} in {year}"
     if result.answer is None:
@@ -669,13 +789,11 @@ def size_cmd(
     type=click.Path(path_type=Path, dir_okay=False),
     help="The HTML file [default: RUN_DIR/report.html].",
 )
-def report_cmd(run_dir: Path, out: Path | None) -> None:
+@click.option("--overwrite", is_flag=True, help="Replace --out if it exists.")
+def report_cmd(run_dir: Path, out: Path | None, overwrite: bool) -> None:
     """One self-contained HTML report of a finished run, for a board paper (opens in any
     browser, prints to PDF)."""
-    try:
-        path = write_report(run_dir, out or run_dir / "report.html")
-    except (*USER_ERRORS, ReportError) as e:
-        raise click.ClickException(str(e)) from None
+    path = write_report(run_dir, out or run_dir / "report.html", overwrite)
     click.echo(f"Wrote {path}")
 
 
@@ -729,10 +847,10 @@ def calibrate_cmd(
     capacity fitted by simulation, and a fit report of the simulated history against every
     published series. `sendsim run --calibrated OUT` uses the result."""
     started = time.perf_counter()
-    try:
-        check_destination(out, overwrite)
-        ds = load_dataset(data)
-        h = ds.la(la)
+    check_destination(out, overwrite)
+    ds = load_dataset(data)
+    h = ds.la(la)
+    with OutputFolder(out, "calibration", overwrite=overwrite) as folder:
         cal = calibrate(
             ds,
             h.la_code,
@@ -748,14 +866,11 @@ def calibrate_cmd(
             cal,
             rows,
             runs,
-            out,
-            overwrite,
+            folder.working,
             ds.path,
             _version(),
             [Path(sys.argv[0]).name, *sys.argv[1:]],
         )
-    except USER_ERRORS as e:
-        raise click.ClickException(str(e)) from None
     click.echo(
         f"Calibrated {cal.la_name} to January {cal.until} in "
         f"{time.perf_counter() - started:.0f} s: {len(cal.uncertainty.items)} uncertain "
@@ -773,34 +888,36 @@ def calibrate_cmd(
 
 
 class _BacktestFolder:
-    """A back-test's folder: its settings (backtest.json) and each LA's outcome saved as
-    it finishes (las/<code>.json), so an interrupted run continues with --resume."""
+    """A back-test's working folder: its settings (backtest.json) and each LA's outcome
+    saved as it finishes (las/<code>.json), so an interrupted run continues with --resume."""
 
     def __init__(
-        self, out: Path, settings: Settings, codes: list[str], data: Path | None, resume: bool
+        self, folder: Path, settings: Settings, codes: list[str], data: Path | None, resume: bool
     ):
-        self.las = out / "las"
+        self.las = folder / "las"
         spec = {
             "settings": dataclasses.asdict(settings),
             "las": codes,
             "data": None if data is None else str(data),
         }
-        spec_path = out / "backtest.json"
+        spec_path = folder / "backtest.json"
         self.done: dict[str, list[ScoreRow] | str] = {}
         if resume:
             if not spec_path.is_file():
-                raise BacktestError(f"--resume: {out} holds no back-test (no backtest.json)")
-            if json.loads(spec_path.read_text(encoding="utf-8")) != spec:
+                raise BacktestError(f"--resume: {folder} holds no back-test (no backtest.json)")
+            if read_json(spec_path) != spec:
                 raise BacktestError(
-                    f"--resume: {out} was run with other settings, LAs or data "
+                    f"--resume: {folder} was run with other settings, LAs or data "
                     "(see its backtest.json); leave out --resume to start again"
                 )
             for path in sorted(self.las.glob("*.json")):
-                self.done[path.stem] = rows_from_json(json.loads(path.read_text("utf-8")))
-        else:
-            if self.las.exists():
-                shutil.rmtree(self.las)
-        self.las.mkdir(parents=True, exist_ok=True)
+                try:
+                    self.done[path.stem] = rows_from_json(json.loads(path.read_text("utf-8")))
+                except (ValueError, KeyError, TypeError):
+                    # Written whole or not at all, so only damage from outside gets here:
+                    # that LA is simply back-tested again.
+                    path.unlink()
+        self.las.mkdir(exist_ok=True)
         with atomic_open(spec_path) as f:
             json.dump(spec, f, indent=1)
 
@@ -821,7 +938,12 @@ class _BacktestFolder:
     is_flag=True,
     help="Every LA with a census at the origin and published values after it (not --la).",
 )
-@click.option("--jobs", type=click.IntRange(1, 64), default=2, show_default=True)
+@click.option(
+    "--jobs",
+    type=click.IntRange(1, 256),
+    default=None,
+    help="Local worker processes [default: cores, at most 8].",
+)
 @click.option(
     "--allow-unscored",
     is_flag=True,
@@ -839,6 +961,7 @@ class _BacktestFolder:
     help="Continue an interrupted back-test in --out: LAs already finished (saved in "
     "OUT/las/ as each finishes) are kept; the settings must be the same.",
 )
+@click.option("--overwrite", is_flag=True, help="Replace --out if it exists.")
 def backtest_cmd(
     la: str,
     data: Path | None,
@@ -847,7 +970,7 @@ def backtest_cmd(
     replications: int,
     seed: int,
     all_las: bool,
-    jobs: int,
+    jobs: int | None,
     allow_unscored: bool,
     out: Path,
     fit: bool,
@@ -855,46 +978,69 @@ def backtest_cmd(
     max_evaluations: int,
     parameter_uncertainty: bool,
     resume: bool,
+    overwrite: bool,
 ) -> None:
     """Calibrate on the data as of an earlier census only, forecast from it, and score the
     forecasts (and two naive ones) against what was published after it."""
     started = time.perf_counter()
-    try:
-        ds = load_dataset(data)
-        if all_las:
-            codes = eligible_las(ds, origin, horizon, require_actuals=not allow_unscored)
-            if not codes:
-                raise BacktestError(
-                    f"no LA in {ds.path} has a January {origin} census"
-                    + ("" if allow_unscored else f" and published values within {horizon} years")
+    ds = load_dataset(data)
+    if all_las:
+        codes = eligible_las(ds, origin, horizon, require_actuals=not allow_unscored)
+        if not codes:
+            raise BacktestError(
+                f"no LA in {ds.path} has a January {origin} census"
+                + ("" if allow_unscored else f" and published values within {horizon} years")
+            )
+    else:
+        h = ds.la(la)
+        check_origin(h, origin)
+        codes = [h.la_code]
+    if not allow_unscored:
+        check_horizon((ds.la(c) for c in codes), origin, horizon)
+    settings = Settings(
+        origin,
+        horizon,
+        replications,
+        seed,
+        fit,
+        parameter_uncertainty,
+        fit_replications,
+        max_evaluations,
+    )
+    if not resume:
+        check_destination(out, overwrite, resumable=True)
+    with OutputFolder(
+        out, "backtest", overwrite=overwrite, resume=resume, resumable=True
+    ) as folder:
+        saved = _BacktestFolder(folder.working, settings, codes, data, resume)
+        args = [a for a in sys.argv[1:] if a not in ("--resume", "--overwrite")]
+        try:
+            rows, skipped = run_backtest(
+                data, codes, settings, jobs or default_jobs(), saved.save, saved.done
+            )
+        except KeyboardInterrupt:
+            click.echo(
+                f"\ninterrupted: {len(list(saved.las.glob('*.json')))} of {len(codes)} LAs "
+                f"are saved; continue with: sendsim {' '.join(args)} --resume",
+                err=True,
+            )
+            raise Interrupted() from None
+        except Exception:
+            if any(saved.las.glob("*.json")):
+                folder.keep()
+                click.echo(
+                    "the LAs finished so far are kept; once the cause below is put right, "
+                    f"continue with: sendsim {' '.join(args)} --resume",
+                    err=True,
                 )
-        else:
-            h = ds.la(la)
-            check_origin(h, origin)
-            codes = [h.la_code]
-        if not allow_unscored:
-            check_horizon((ds.la(c) for c in codes), origin, horizon)
-        settings = Settings(
-            origin,
-            horizon,
-            replications,
-            seed,
-            fit,
-            parameter_uncertainty,
-            fit_replications,
-            max_evaluations,
-        )
-        saved = _BacktestFolder(out, settings, codes, data, resume)
-        rows, skipped = run_backtest(data, codes, settings, jobs, saved.save, saved.done)
+            raise
         if skipped and not all_las:
             raise BacktestError(next(iter(skipped.values())))
-    except (DataError, ParameterError, BacktestError) as e:
-        raise click.ClickException(str(e)) from None
+        summary = summarise(rows)
+        write_scores(folder.working / "backtest_scores.csv", rows)
+        write_summary(folder.working / "backtest_summary.csv", summary)
     for code, reason in skipped.items():
         click.echo(f"skipped {code}: {reason}", err=True)
-    summary = summarise(rows)
-    write_scores(out / "backtest_scores.csv", rows)
-    write_summary(out / "backtest_summary.csv", summary)
     click.echo(format_summary(summary))
     n = len({r.la_code for r in rows})
     click.echo(

@@ -9,7 +9,6 @@ is how sure we are of the effect.
 from __future__ import annotations
 
 import csv
-import json
 import math
 from collections import defaultdict
 from collections.abc import Mapping
@@ -23,6 +22,7 @@ from simulation.results import BETTER_WHEN_HIGHER, BETTER_WHEN_LOWER, HEADLINE_M
 from .finance import Source, money_outputs
 from .outputs import fmt, write_csv
 from .plots import difference_chart
+from .store import read_json
 
 COMPARE_HEADER = (
     "scenario",
@@ -94,10 +94,16 @@ def _steps(run_dir: Path) -> dict[str, list[list[str]]]:
     spec = run_dir / "run.json"
     if not spec.exists():
         return {}
-    steps: dict[str, list[list[str]]] = json.loads(spec.read_text(encoding="utf-8")).get(
-        "waterfall", {}
-    )
+    steps: dict[str, list[list[str]]] = read_json(spec).get("waterfall", {})
     return steps
+
+
+def check_against(table: Table, against: str | None) -> str:
+    """The scenario to compare with: `against`, or the run's first (its baseline)."""
+    base = against or next(iter(table), "")
+    if base not in table:
+        raise CompareError(f"no scenario '{base}' in the run (scenarios: {', '.join(table)})")
+    return base
 
 
 def direction(metric: str) -> int:
@@ -110,8 +116,7 @@ def direction(metric: str) -> int:
 
 
 def compare(table: Table, against: str) -> list[tuple[Any, ...]]:
-    if against not in table:
-        raise CompareError(f"no scenario '{against}' in the run (scenarios: {', '.join(table)})")
+    check_against(table, against)
     rows: list[tuple[Any, ...]] = []
     for scenario in table:
         if scenario == against:
@@ -142,16 +147,10 @@ def compare(table: Table, against: str) -> list[tuple[Any, ...]]:
     return rows
 
 
-def write_comparison(
-    run_dir: Path, against: str | None, out: Path | None = None, la_name: str = ""
-) -> tuple[Path, str]:
-    """compare.csv and a difference chart per headline metric in `out` (default the run
-    folder); `against` defaults to the run's first scenario."""
-    table = read_results(run_dir)
-    base = against or next(iter(table), "")
+def write_comparison(run_dir: Path, table: Table, base: str, out: Path, la_name: str = "") -> Path:
+    """compare.csv, the money tables relative to `base` and a difference chart per
+    headline metric, in the folder `out`."""
     rows = compare(table, base)
-    out = out or run_dir
-    out.mkdir(parents=True, exist_ok=True)
     path = out / "compare.csv"
     write_csv(path, COMPARE_HEADER, ((*row[:4], *(fmt(v) for v in row[4:])) for row in rows))
     money_outputs(out, table_source(table), list(table), _steps(run_dir), la_name, base)
@@ -164,4 +163,4 @@ def write_comparison(
                 diffs = {**diffs, scenario: d}
         if diffs:
             difference_chart(out / f"compare_{metric}.png", metric, years, diffs, base, la_name)
-    return path, base
+    return path

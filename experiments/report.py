@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import csv
 import html
-import json
 import math
 from collections.abc import Mapping
 from pathlib import Path
@@ -21,7 +20,7 @@ from simulation.results import BETTER_WHEN_HIGHER, HEADLINE_METRICS
 
 from .compare import compare, read_results
 from .plots import title
-from .store import atomic_open
+from .store import atomic_open, read_json
 
 SECTIONS = (
     ("headline", "Headline findings"),
@@ -62,6 +61,9 @@ ul.findings li { margin-bottom: .4em; }
 @media print { body { max-width: none; margin: 0; } h2 { page-break-after: avoid; }
                table, figure { page-break-inside: avoid; } }
 """
+
+
+GENERATOR = "sendsim report"
 
 
 class ReportError(Exception):
@@ -117,7 +119,14 @@ def build_report(run_dir: Path) -> str:
     manifest_path = run_dir / "manifest.json"
     if not manifest_path.exists():
         raise ReportError(f"{run_dir} is not a finished sendsim run (no manifest.json)")
-    m = json.loads(manifest_path.read_text(encoding="utf-8"))
+    m = read_json(manifest_path)
+    if not (
+        isinstance(m.get("scenarios"), dict)
+        and m["scenarios"]
+        and isinstance(m.get("la"), dict)
+        and isinstance(m["la"].get("name"), str)
+    ):
+        raise ReportError(f"{manifest_path} is damaged (no scenarios or LA name)")
     summary = _summary(run_dir)
     scenarios = list(m["scenarios"])
     base = scenarios[0]
@@ -145,6 +154,7 @@ def build_report(run_dir: Path) -> str:
     parts.append(_section("methods", _methods(m, scenarios)))
     return (
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
+        f'<meta name="generator" content="{GENERATOR}">'
         f"<title>{_esc(la)}: SEND projection</title><style>{CSS}</style></head><body>"
         + "".join(parts)
         + "</body></html>\n"
@@ -391,7 +401,21 @@ def _uncertainty_text(data: Mapping[str, Any] | None) -> str:
     )
 
 
-def write_report(run_dir: Path, out: Path) -> Path:
+def write_report(run_dir: Path, out: Path, overwrite: bool = False) -> Path:
+    """The report as one HTML file, written whole; an existing file is replaced only with
+    `overwrite`, and only if sendsim wrote it."""
+    if out.is_dir():
+        raise ReportError(f"--out {out} is a folder; give the HTML file's name")
+    if out.exists():
+        if not overwrite:
+            raise ReportError(f"{out} already exists (use --overwrite to replace it)")
+        with out.open("rb") as f:
+            made_by_us = GENERATOR.encode() in f.read(4096)
+        if not made_by_us:
+            raise ReportError(
+                f"{out} was not written by sendsim, so --overwrite will not replace it; "
+                "choose another --out"
+            )
     text = build_report(run_dir)
     out.parent.mkdir(parents=True, exist_ok=True)
     with atomic_open(out) as f:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import pickle
-import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -43,21 +42,47 @@ def atomic_open(path: Path, mode: str = "w") -> Iterator[IO[Any]]:
         raise
 
 
+def read_json(path: Path) -> dict[str, Any]:
+    """A JSON file sendsim wrote (a run's specification or manifest); damaged -> StoreError."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise StoreError(f"{path} is damaged (not UTF-8 text)") from None
+    except json.JSONDecodeError as e:
+        raise StoreError(f"{path} is damaged (not valid JSON: {e})") from None
+    if not isinstance(data, dict):
+        raise StoreError(f"{path} is damaged (not a JSON object)")
+    return data
+
+
+def check_spec(spec: dict[str, Any], path: Path) -> None:
+    """The shape of a run's specification (its parameters are checked when rebuilt)."""
+
+    def bad(what: str) -> StoreError:
+        return StoreError(f"{path} is damaged ({what}); start the run again with --overwrite")
+
+    scenarios = spec.get("scenarios")
+    if not isinstance(scenarios, dict) or not scenarios:
+        raise bad("no scenarios")
+    for name, s in scenarios.items():
+        if not isinstance(s, dict) or not isinstance(s.get("parameters"), dict):
+            raise bad(f"scenario {name!r} has no parameters")
+    for key, low in (("replications", 1), ("root_seed", 0)):
+        value = spec.get(key)
+        if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            raise bad(f"{key} must be a whole number of at least {low}")
+    precision = spec.get("precision")
+    if precision is not None and not (isinstance(precision, int | float) and 0 < precision < 1):
+        raise bad("precision must be between 0 and 1")
+    for key, field in (("data", "path"), ("la", "code")):
+        if not isinstance(spec.get(key), dict) or not isinstance(spec[key].get(field), str):
+            raise bad(f"no {key} {field}")
+
+
 def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
-
-
-def check_destination(out: Path, overwrite: bool) -> None:
-    """Refuse to clobber a folder that holds something, unless asked to."""
-    if out.exists() and not out.is_dir():
-        raise StoreError(f"--out {out} is a file, not a folder")
-    if out.exists() and any(out.iterdir()) and not overwrite:
-        hint = " or --resume to continue it" if (out / SPEC).exists() else ""
-        raise StoreError(
-            f"--out {out} already exists and is not empty (use --overwrite to replace it{hint})"
-        )
 
 
 class RunStore:
@@ -66,11 +91,9 @@ class RunStore:
         self.spec = spec
 
     @classmethod
-    def create(cls, path: Path, spec: dict[str, Any], overwrite: bool) -> RunStore:
-        check_destination(path, overwrite)
-        if path.exists() and overwrite:
-            shutil.rmtree(path)
-        path.mkdir(parents=True, exist_ok=True)
+    def create(cls, path: Path, spec: dict[str, Any]) -> RunStore:
+        """A new run in `path`, an empty folder (see output_folder.OutputFolder, which
+        decides where a run may be written)."""
         store = cls(path, spec)
         with atomic_open(path / SPEC) as f:
             json.dump(spec, f, indent=2)
@@ -82,10 +105,8 @@ class RunStore:
         spec_path = path / SPEC
         if not spec_path.exists():
             raise StoreError(f"{path} is not a sendsim run folder (no {SPEC}); nothing to resume")
-        try:
-            spec = json.loads(spec_path.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as e:
-            raise StoreError(f"{spec_path}: cannot read the run specification ({e})") from None
+        spec = read_json(spec_path)
+        check_spec(spec, spec_path)
         for leftover in path.rglob(".*.tmp"):  # half-written by a killed run
             leftover.unlink(missing_ok=True)
         return cls(path, spec)
@@ -100,8 +121,29 @@ class RunStore:
             pickle.dump(results, f, protocol=pickle.HIGHEST_PROTOCOL)
 
     def load(self, scenario: str, replication: int) -> Results:
-        with self._replication_path(scenario, replication).open("rb") as f:
-            results: Results = pickle.load(f)
+        path = self._replication_path(scenario, replication)
+        try:
+            with path.open("rb") as f:
+                results = pickle.load(f)
+        except (
+            OSError,
+            EOFError,
+            pickle.UnpicklingError,
+            AttributeError,
+            ImportError,
+            IndexError,
+            TypeError,
+            ValueError,
+        ) as e:
+            raise StoreError(
+                f"{path} is damaged ({type(e).__name__}); delete it and run --resume again "
+                "to simulate that replication anew"
+            ) from None
+        if not isinstance(results, Results):
+            raise StoreError(
+                f"{path} does not hold a replication's results; delete it and run --resume "
+                "again to simulate that replication anew"
+            )
         return results
 
     def finished(self) -> set[tuple[str, int]]:

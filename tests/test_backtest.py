@@ -307,7 +307,7 @@ def test_truncated_data_needs_allow_unscored(tmp_path: Path) -> None:
 )
 def test_one_line_errors(tmp_path: Path, args: list[str], message: str) -> None:
     result = CliRunner().invoke(main, ["backtest", *args, "--out", str(tmp_path / "o")])
-    assert result.exit_code == 1
+    assert result.exit_code == 2  # bad input
     assert message in result.output
     assert len(result.output.strip().splitlines()) == 1
     assert not (tmp_path / "o").exists()
@@ -358,5 +358,5 @@ def test_resume_refuses_other_settings(
     args = ["backtest", "--data", str(out.parent / "full.csv"), "--all-las"]
     args += ["--origin", str(ORIGIN), "--horizon", "2", "--replications", "5", "--jobs", "1"]
     result = CliRunner().invoke(main, [*args, *FAST_FIT, "--out", str(copy), "--resume"])
-    assert result.exit_code == 1
+    assert result.exit_code == 2  # bad input
     assert "other settings" in result.output

@@ -371,7 +371,7 @@ def test_run_calibrated_refuses_contradictions(
 ) -> None:
     out = tmp_path / "o"
     result = invoke(["run", "--calibrated", str(calibrated), *extra, "--out", str(out)])
-    assert result.exit_code == 1
+    assert result.exit_code == 2  # bad input
     assert message in result.output
     assert len(result.output.strip().splitlines()) == 1
     assert not out.exists()
@@ -387,7 +387,7 @@ def test_run_calibrated_refuses_contradictions(
 def test_calibrate_one_line_errors(tmp_path: Path, args: list[str], message: str) -> None:
     out = tmp_path / "o"
     result = invoke(["calibrate", *args, "--out", str(out)])
-    assert result.exit_code == 1
+    assert result.exit_code == 2  # bad input
     assert message in result.output
     assert len(result.output.strip().splitlines()) == 1
     assert not out.exists()
@@ -397,7 +397,7 @@ def test_calibrate_one_line_errors(tmp_path: Path, args: list[str], message: str
 def test_run_calibrated_needs_a_calibration_folder(tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
     result = invoke(["run", "--calibrated", str(tmp_path / "empty"), "--out", str(tmp_path / "o")])
-    assert result.exit_code == 1
+    assert result.exit_code == 2  # bad input
     assert "calibration.json" in result.output
 
 

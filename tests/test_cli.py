@@ -729,9 +729,9 @@ def test_existing_non_empty_out_is_refused_without_overwrite(tmp_path: Path) -> 
     assert keep.read_text(encoding="utf-8") == "mine"
 
 
-def test_overwrite_replaces_existing_folder(tmp_path: Path) -> None:
+def test_overwrite_replaces_a_folder_sendsim_made(tmp_path: Path) -> None:
     out = tmp_path / "out"
-    out.mkdir()
+    ok(invoke(run_args(out, years=1, reps=1)))
     (out / "old.txt").write_text("old", encoding="utf-8")
     ok(invoke([*run_args(out, years=1, reps=1), "--overwrite"]))
     assert not (out / "old.txt").exists()
@@ -771,8 +771,11 @@ def test_failure_during_the_run_leaves_a_resumable_folder(
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(experiments.runner, "run_replication", crashing)
         result = invoke(run_args(out))
-    assert result.exit_code != 0
-    assert isinstance(result.exception, RuntimeError)
+    # A bug, not bad input: exit 1, one line saying so, and how to continue.
+    assert result.exit_code == 1
+    assert "internal error (RuntimeError: worker died)" in result.output
+    assert f"sendsim run --resume --out {out}" in result.output
+    assert "Traceback" not in result.output
     assert (out / "run.json").is_file()
     assert saved_replications(out) == ["000000.pkl", "000001.pkl"]
     for name in FINAL_FILES:
@@ -805,8 +808,8 @@ def test_failure_while_writing_leaves_a_resumable_folder_without_manifest(
     monkeypatch.setattr("experiments.experiment.fan_chart", broken_chart)
     out = tmp_path / "out"
     result = invoke(run_args(out))
-    assert result.exit_code != 0
-    assert isinstance(result.exception, RuntimeError)
+    assert result.exit_code == 1
+    assert "internal error (RuntimeError: disk full)" in result.output
     # The replications are kept; the manifest (written last) marks a complete run.
     assert (out / "run.json").is_file()
     assert saved_replications(out) == [f"{i:06d}.pkl" for i in range(REPS)]

@@ -263,7 +263,10 @@ def same_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Result]:
     """The baseline (named explicitly too) and a scenario that changes nothing, "same"."""
     folder = tmp_path_factory.mktemp("same")
     same = folder / "same.toml"
-    same.write_text('[scenario]\nname = "same"\ndescription = "no change"\n', encoding="utf-8")
+    same.write_text(
+        '[scenario]\nname = "same"\ndescription = "no change"\nno_change = true\n',
+        encoding="utf-8",
+    )
     out = folder / "run"
     args = ["run", "--years", "1", "--replications", "3", "--jobs", "1", "--quiet"]
     result = ok(
@@ -510,7 +513,8 @@ def test_failure_while_writing_leaves_no_final_files(
     result = invoke(
         ["run", "--years", "1", "--replications", "2", "--jobs", "1", "--out", str(out)]
     )
-    assert isinstance(result.exception, RuntimeError)
+    assert result.exit_code == 1
+    assert "internal error (RuntimeError: disk full)" in result.output
     assert (out / "run.json").is_file()
     assert not (out / "manifest.json").exists()
     one_line_error(invoke(["compare", str(out)]), "--resume")
@@ -872,18 +876,28 @@ def test_compare_against_the_scenario_flips_the_differences(
         assert math.isclose(float(r["p5"]), -float(f["p95"]), rel_tol=1e-8, abs_tol=1e-8)
 
 
-def test_compare_writes_into_the_run_folder_by_default(
+def test_compare_writes_a_folder_inside_the_run_by_default(
     crn_run: tuple[Path, Result], compared: Path, tmp_path: Path
 ) -> None:
+    # Its own folder, named after the scenario compared with, so comparing against another
+    # scenario never rewrites the run's own money tables.
     run, _ = crn_run
     copy = tmp_path / "run"
     shutil.copytree(run, copy)
+    before = {p: p.read_bytes() for p in copy.rglob("*") if p.is_file()}
     ok(invoke(["compare", str(copy)]))
-    assert (copy / "compare.csv").read_bytes() == (compared / "compare.csv").read_bytes()
-    assert (copy / "results.csv").read_bytes() == (run / "results.csv").read_bytes()
+    out = copy / "compare-baseline"
+    assert (out / "compare.csv").read_bytes() == (compared / "compare.csv").read_bytes()
     for metric in HEADLINE_METRICS:
-        assert (copy / f"compare_{metric}.png").is_file()
+        assert (out / f"compare_{metric}.png").is_file()
+    assert {
+        p: p.read_bytes() for p in copy.rglob("*") if p.is_file() and out not in p.parents
+    } == before
     assert tmp_files(copy) == []
+    # Again: refused without --overwrite, replaced with it.
+    one_line_error(invoke(["compare", str(copy)]), str(out), "--overwrite")
+    ok(invoke(["compare", str(copy), "--overwrite"]))
+    assert (out / "compare.csv").read_bytes() == (compared / "compare.csv").read_bytes()
 
 
 def test_a_scenario_compared_with_itself_differs_by_exactly_zero(
@@ -1160,7 +1174,8 @@ def test_precision_with_a_cap_of_one_replication_terminates(tmp_path: Path) -> N
         "precision": 0.05,
         "root_seed": 1,
     }
-    store = RunStore.create(tmp_path / "run", spec, overwrite=False)
+    (tmp_path / "run").mkdir()
+    store = RunStore.create(tmp_path / "run", spec)
     rounds = 0
 
     def total(n: int) -> None:
