@@ -239,6 +239,11 @@ def _waterfall_steps(
             steps[name] = []
             for k in range(1, len(levers)):
                 step = f"{name}.{k}"
+                if step in runs:
+                    raise ParameterError(
+                        f"{runs[step][1]}: scenario name '{step}' is the name --waterfall gives "
+                        f"the first {k} levers of '{name}'; rename the scenario"
+                    )
                 out[step] = (
                     params.replace(levers=levers[:k]),
                     source,

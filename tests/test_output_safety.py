@@ -438,3 +438,53 @@ def test_backtest_refuses_a_non_empty_folder_and_keeps_its_files(tmp_path: Path)
 def test_output_error_messages_are_single_lines() -> None:
     with pytest.raises(OutputError, match=r"^[^\n]*$"), OutputFolder(Path("/"), "run"):
         pass
+
+
+def test_a_scenario_named_like_a_waterfall_step_is_refused(tmp_path: Path) -> None:
+    clash = tmp_path / "clash.toml"
+    clash.write_text(
+        '[scenario]\nname = "example_plan.1"\n\n[add.assessment]\nep_fte = 1.0\n',
+        encoding="utf-8",
+    )
+    out = tmp_path / "run"
+    args = [*run_args(out), "--scenario", "example_plan", "--scenario", str(clash)]
+    clean_error(invoke([*args, "--waterfall"]), EXIT_BAD_INPUT, "example_plan.1", "rename")
+    assert not out.exists()
+
+
+def test_an_interrupted_backtest_says_how_to_resume_and_resumes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import experiments.cli
+
+    real = experiments.cli.run_backtest
+
+    def interrupted(*args: Any, **kwargs: Any) -> Any:
+        save = args[4]
+
+        def save_then_stop(code: str, out: Any) -> None:
+            save(code, out)
+            raise KeyboardInterrupt
+
+        return real(*args[:4], save_then_stop, *args[5:], **kwargs)
+
+    out = tmp_path / "bt"
+    args = [*BACKTEST, "--replications", "1", "--jobs", "1", "--out", str(out)]
+    with monkeypatch.context() as mp:
+        mp.setattr(experiments.cli, "run_backtest", interrupted)
+        result = invoke(args)
+    assert result.exit_code == EXIT_INTERRUPTED
+    assert "Traceback" not in result.output and "Aborted" not in result.output
+    assert "interrupted: 1 of 1 LAs are saved" in result.output
+    assert f"--out {out} --resume" in result.output
+    saved = listing(out)
+    assert any(name.startswith("las/") for name in saved)
+
+    def nothing_left_to_run(*args: Any, **kwargs: Any) -> Any:
+        assert len(args[5]) == 1  # the saved LA is handed over as done
+        return real(*args, **kwargs)
+
+    with monkeypatch.context() as mp:
+        mp.setattr(experiments.cli, "run_backtest", nothing_left_to_run)
+        ok(invoke([*args, "--resume"]))
+    assert (out / "backtest_scores.csv").is_file()
