@@ -48,15 +48,19 @@ CASES = (
     ),
     Case(
         "run_rutland_seed2_plan",
-        ("run", "--la", "Rutland", "--years", "3", "--replications", "2", "--seed", "2")
-        + ("--scenario", "example_plan", "--scenario", "extra_ep"),
+        (
+            *("run", "--la", "Rutland", "--years", "3", "--replications", "2", "--seed", "2"),
+            *("--scenario", "example_plan", "--scenario", "extra_ep"),
+        ),
         ("results.csv", "summary.csv", "dsg_management_plan.csv", "mitigated.csv"),
     ),
     # A calibration with the capacity fit (small, so quick): its parameters and uncertainty.
     Case(
         "calibrate_rutland",
-        ("calibrate", "--la", "Rutland", "--fit-replications", "2", "--max-evaluations", "8")
-        + ("--history-replications", "2", "--seed", "3"),
+        (
+            *("calibrate", "--la", "Rutland", "--fit-replications", "2"),
+            *("--max-evaluations", "8", "--history-replications", "2", "--seed", "3"),
+        ),
         ("parameters.toml", "uncertainty.json", "fit_errors.csv", "fit_capacity.csv"),
     ),
 )
