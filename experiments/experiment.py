@@ -20,7 +20,7 @@ from simulation.uncertainty import ParameterUncertainty, draw_seed
 from . import outputs
 from .finance import money_outputs, results_source
 from .plots import fan_chart, scenario_chart
-from .precision import PrecisionCheck, check, look_ahead
+from .precision import Columns, PrecisionCheck, check, look_ahead
 from .runner import Executor, batches, replication_seeds, tasks
 from .store import RunStore, atomic_open
 from .toml_out import dumps as toml_dumps
@@ -61,14 +61,18 @@ def _complete(results: Mapping[tuple[str, int], Results], scenarios: list[str]) 
 
 def headline_matrix(
     results: Mapping[tuple[str, int], Results], scenarios: list[str], n: int
-) -> np.ndarray:
-    """Replications x (scenario, headline metric, year) values, for the precision rule."""
+) -> tuple[np.ndarray, Columns]:
+    """Replications x (scenario, headline metric, year) values, for the precision rule,
+    and what the columns are."""
     cols = []
+    keys: list[tuple[str, str, int]] = []
     for s in scenarios:
         reps = [results[(s, i)] for i in range(n)]
         for metric in HEADLINE_METRICS:
-            cols.append(outputs.stack(reps, metric)[1])
-    return np.hstack(cols) if cols else np.zeros((n, 0))
+            years, table = outputs.stack(reps, metric)
+            cols.append(table.reshape(n, len(years)))
+            keys.extend((s, metric, int(y)) for y in years)
+    return (np.hstack(cols) if cols else np.zeros((n, 0))), Columns.of(keys)
 
 
 def run_experiment(
@@ -119,7 +123,8 @@ def run_experiment(
         while True:
             n = min(cap, max(n + look_ahead(n) + 1, math.ceil(n * 1.25), 10))
             run_until(n)
-            outcome.precision = check(headline_matrix(outcome.results, names, n), target)
+            values, columns = headline_matrix(outcome.results, names, n)
+            outcome.precision = check(values, target, columns)
             if outcome.precision.solution is not None or n >= cap:
                 break
     outcome.replications = _complete(outcome.results, names)
@@ -180,6 +185,12 @@ def finalise(
             "solution_replications": outcome.precision.solution,
             "worst_relative_precision_at_end": outcome.precision.precision_by_n[-1],
             "met": outcome.precision.solution is not None,
+            # Without a solution: the means (scenario, metric, year) that missed the target
+            # the last time it was missed, worst first.
+            "blocked_by": [
+                {"mean": label, "precision": value} for label, value in outcome.precision.blocked_by
+            ],
+            "blocked_at_replications": outcome.precision.blocked_at,
         }
     seeds = replication_seeds(int(spec["root_seed"]), n)
     store.write_json(
