@@ -3,6 +3,10 @@ workbook), the unmitigated-against-mitigated table, and the savings waterfall.""
 
 from __future__ import annotations
 
+import datetime as dt
+import io
+import re
+import zipfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -140,8 +144,43 @@ def _workbook(
     bands.append(["scenario", "financial_year", "line", "mean_gbp", "p5_gbp", "p95_gbp"])
     for row in rows:
         bands.append([*row[:3], *(round(v) for v in row[3:])])
+    wb.properties.created = FIXED_TIME
+    wb.properties.modified = FIXED_TIME
+    raw = io.BytesIO()
+    wb.save(raw)
     with atomic_open(path, "wb") as f:
-        wb.save(f)
+        f.write(reproducible_zip(raw.getvalue()))
+
+
+# An .xlsx is a zip of XML parts. openpyxl stamps the time of saving on the document's
+# properties (docProps/core.xml: created, modified) and on every zip entry, so the same
+# figures made different bytes every run. The workbook is re-packed with one fixed time
+# (the zip format's epoch, as reproducible builds use) in both places, in the same order
+# and with the same compression, so the same seed gives the same bytes.
+FIXED_TIME = dt.datetime(1980, 1, 1)
+_CORE = "docProps/core.xml"
+_CORE_TIME = re.compile(rb"(<dcterms:(?:created|modified)\b[^>]*>)[^<]*(</dcterms:)")
+
+
+def reproducible_zip(data: bytes) -> bytes:
+    """The zip archive `data` with every entry's time, and the document properties'
+    created and modified times, set to FIXED_TIME."""
+    stamp = FIXED_TIME.strftime("%Y-%m-%dT%H:%M:%SZ").encode()
+    out = io.BytesIO()
+    with (
+        zipfile.ZipFile(io.BytesIO(data)) as source,
+        zipfile.ZipFile(out, "w") as target,
+    ):
+        for info in source.infolist():
+            content = source.read(info)
+            if info.filename == _CORE:
+                content = _CORE_TIME.sub(rb"\g<1>" + stamp + rb"\g<2>", content)
+            entry = zipfile.ZipInfo(info.filename, date_time=FIXED_TIME.timetuple()[:6])
+            entry.compress_type = info.compress_type
+            entry.external_attr = info.external_attr
+            entry.create_system = 3  # as written on Unix, wherever it is written
+            target.writestr(entry, content)
+    return out.getvalue()
 
 
 def mitigation_table(source: Source, scenarios: Sequence[str], base: str) -> list[tuple[Any, ...]]:

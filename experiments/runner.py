@@ -14,6 +14,7 @@ import contextlib
 import ctypes
 import multiprocessing
 import os
+import pickle
 import select
 import signal
 import sys
@@ -81,7 +82,26 @@ def tasks(
 
 def run_batch(batch: Batch) -> Outcome:
     """Run a batch of replications (the unit of work an executor ships)."""
-    return [(t.scenario, t.replication, run_replication(t.parameters(), t.seed)) for t in batch]
+    return [
+        (t.scenario, t.replication, as_shipped(run_replication(t.parameters(), t.seed)))
+        for t in batch
+    ]
+
+
+def as_shipped(results: Results) -> Results:
+    """The results as they arrive from a worker process: through pickle and back.
+
+    A replication's pickle (replications/*.pkl) depends on which objects its results share,
+    not only on their values: the pickle writes a shared object once and refers back to it.
+    NumPy's dtype is such an object. In the process that ran the model, every float64 (the
+    arrays, and the NumPy scalars among the event log's times) shares NumPy's one float64
+    dtype; after a trip through pickle the scalars share it again but the arrays share a
+    copy (NumPy 2.4), so a replication pickled where it ran had one dtype fewer than one
+    that came from a worker, and the files differed by executor. Sending every result
+    through pickle once, wherever it ran, gives each the shape a further trip leaves
+    unchanged, so the files are the same bytes in-process, from a process pool or Dask."""
+    shipped: Results = pickle.loads(pickle.dumps(results, protocol=pickle.HIGHEST_PROTOCOL))
+    return shipped
 
 
 def batches(items: Sequence[Task], size: int | None = None, workers: int = 1) -> list[Batch]:
