@@ -1,20 +1,30 @@
 """The project builds as a wheel that, installed (not editable) into a fresh virtual
 environment, runs `sendsim run` from outside the source tree: the bundled data ship with it.
 
-The venv uses --system-site-packages so numpy, simpy, scipy, matplotlib and click come from
-this interpreter without a download. The build backend (setuptools>=68, per pyproject.toml)
-comes from this interpreter when it is recent enough to build wheels by itself (setuptools
->= 70.1, or any >= 68 with the `wheel` package); otherwise pip builds in an isolated
-environment and fetches setuptools from the package index it is configured with.
+The venv borrows this interpreter's packages so numpy, simpy, scipy, matplotlib and click
+come without a download: a .pth file in the venv lists the folders they are imported from
+here. (--system-site-packages would not do: from inside a virtual environment it exposes
+the base interpreter's packages, not the environment's, and the test would fail with "No
+module named 'simpy'" exactly when the README's test command is run in a venv.) A .pth
+file's plain folder lines only extend sys.path, so the venv's own site-packages, where the
+wheel goes, comes first, and an editable install of sendsim here is not picked up.
+
+The build backend (setuptools>=68, per pyproject.toml) comes from this interpreter when it is
+recent enough to build wheels by itself (setuptools >= 70.1, or any >= 68 with the `wheel`
+package); otherwise pip builds in an isolated environment and fetches setuptools from the
+package index it is configured with.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import shutil
+import site
 import subprocess
 import sys
+import sysconfig
 import tomllib
 import zipfile
 from collections.abc import Sequence
@@ -62,6 +72,52 @@ def _run(cmd: Sequence[str | Path], cwd: Path, env: dict[str, str]) -> str:
         f"--- stdout\n{proc.stdout[-4000:]}\n--- stderr\n{proc.stderr[-4000:]}"
     )
     return proc.stdout
+
+
+def _requirement_name(requirement: str) -> str:
+    for i, ch in enumerate(requirement):
+        if not (ch.isalnum() or ch in "-_."):
+            return requirement[:i]
+    return requirement
+
+
+def _package_folders(pyproject: dict[str, Any]) -> list[str]:
+    """The folders this interpreter imports the project's dependencies (and pip) from:
+    its site-packages and those of any environment it borrows from."""
+    folders: list[str] = []
+
+    def add(folder: str | Path) -> None:
+        text = str(folder)
+        if Path(text).is_dir() and text not in folders:
+            folders.append(text)
+
+    names = [_requirement_name(r) for r in pyproject["project"]["dependencies"]]
+    for name in [*names, "pip"]:
+        spec = importlib.util.find_spec(name.replace("-", "_"))
+        assert spec is not None, f"{name} is not importable here; install the project first"
+        if spec.submodule_search_locations:  # a package: its folder's parent
+            for location in spec.submodule_search_locations:
+                add(Path(location).parent)
+        elif spec.origin:  # a module
+            add(Path(spec.origin).parent)
+    for folder in site.getsitepackages():
+        add(folder)
+    if site.ENABLE_USER_SITE:
+        add(site.getusersitepackages())
+    paths = sysconfig.get_paths()
+    add(paths["purelib"])
+    add(paths["platlib"])
+    return folders
+
+
+def _borrow_packages(python: Path, folders: list[str], cwd: Path, env: dict[str, str]) -> None:
+    """A .pth file in the venv's site-packages naming `folders`."""
+    purelib = _run(
+        [python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], cwd, env
+    ).strip()
+    (Path(purelib) / "_sendsim_test_borrowed.pth").write_text(
+        "".join(f"{folder}\n" for folder in folders), encoding="utf-8"
+    )
 
 
 def _copy_source(dest: Path) -> dict[str, Any]:
@@ -114,12 +170,9 @@ def test_wheel_installs_and_runs_outside_the_source_tree(tmp_path: Path) -> None
 
     # Install it, not editable, into a fresh venv that borrows this interpreter's packages.
     venv = tmp_path / "venv"
-    _run(
-        [sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", venv],
-        tmp_path,
-        env,
-    )
+    _run([sys.executable, "-m", "venv", "--without-pip", venv], tmp_path, env)
     python = venv / BIN / "python"
+    _borrow_packages(python, _package_folders(pyproject), tmp_path, env)
     _run(
         [
             python,
