@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import functools
 import multiprocessing
 import os
 import pickle
@@ -20,7 +21,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -163,6 +164,12 @@ def worker_init(parent: int) -> None:
     die_with(parent)
 
 
+def worker_initializer() -> Callable[[], None]:
+    """An `initializer` for a process pool this process starts (ProcessPoolExecutor's):
+    worker_init with this process as the parent its workers die with."""
+    return functools.partial(worker_init, os.getpid())
+
+
 def die_with(parent: int) -> None:
     """End this process when process `parent` ends.
 
@@ -216,8 +223,7 @@ class LocalPool:
         self._pool = ProcessPoolExecutor(
             max_workers=jobs,
             mp_context=multiprocessing.get_context("forkserver"),
-            initializer=worker_init,
-            initargs=(os.getpid(),),
+            initializer=worker_initializer(),
         )
 
     def run(self, work: Sequence[Batch]) -> Iterator[Outcome]:
