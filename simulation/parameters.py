@@ -1111,7 +1111,30 @@ def apply_scenario(base: Parameters, path: str | Path) -> Parameters:
             raise ParameterError(
                 f"{source}{_line_of(text, kind + '.' + e.path)}: after '{key}', {detail}", e.path
             ) from None
+    _same_timeline(base, params, source, text)
     return params
+
+
+#: What every scenario of a run shares with its baseline, and the option that sets it.
+_TIMELINE = {"start_year": "--start-year", "years": "--years"}
+
+
+def _same_timeline(base: Parameters, params: Parameters, source: str, text: str) -> None:
+    """A scenario starts from the baseline's census and simulates its years: scenarios are
+    compared with it year by year, replication by replication."""
+    for key, option in _TIMELINE.items():
+        was, now = getattr(base.run, key), getattr(params.run, key)
+        if now != was:
+            path = f"run.{key}"
+            where = (_line_of(text, p) for p in (path, f"add.{path}", f"multiply.{path}"))
+            line = next((found for found in where if found), "")
+            raise ParameterError(
+                f"{source}{line}: a scenario cannot change '{path}' (from {was} to {now}): "
+                "every scenario of a run starts from the same census and simulates the same "
+                f"years as the baseline, to be compared year by year; leave it out and use "
+                f"{option} of the run",
+                path,
+            )
 
 
 _RELATIVE_SOURCE = "<relative change>"
