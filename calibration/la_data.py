@@ -423,6 +423,7 @@ def _parse_dataset(
     problems = _Problems(label)
     seen: dict[tuple[str, int, str, str], int] = {}
     names: dict[str, tuple[str, int]] = {}
+    spellings: dict[str, tuple[str, int]] = {}  # casefolded code -> its first spelling
     census: dict[str, dict[str, dict[int, float]]] = {}
     flows: dict[str, dict[str, dict[int, float]]] = {}
     notes: dict[str, dict[tuple[str, int], str]] = {}
@@ -441,6 +442,17 @@ def _parse_dataset(
         if not code:
             add(line, "empty la_code (a code such as E08000007 is required)")
             ok = False
+        else:
+            # Codes are looked up without regard to case, so two spellings would be two LAs
+            # of which a lookup finds only one.
+            spelt = spellings.setdefault(code.casefold(), (code, line))
+            if spelt[0] != code:
+                add(
+                    line,
+                    f"la_code {_short(code)} is spelt {_short(spelt[0])} on line {spelt[1]} "
+                    "(codes are matched whatever their case: one spelling per la_code)",
+                )
+                ok = False
         if not name:
             add(line, "empty la_name (the LA's name is required)")
             ok = False
@@ -621,8 +633,8 @@ def load_dataset(path: str | Path | None = None) -> Dataset:
     as_at_january / calendar_year; a metric not in the bundled file (names starting ``pct_``
     are allowed as percentages); a metric with a period type other than the bundled file's;
     negative counts; percentages outside 0-100; duplicate (la_code, year, period_type, metric)
-    rows; or one la_code with two names. 3-digit DfE LA numbers from the bundled lookup can be
-    used with :meth:`Dataset.la` for any file.
+    rows; or one la_code with two names or two spellings (case). 3-digit DfE LA numbers from
+    the bundled lookup can be used with :meth:`Dataset.la` for any file.
     """
     if path is None:
         return _bundled()[0]
