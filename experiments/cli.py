@@ -57,7 +57,14 @@ from .output_folder import (
     check_destination,
 )
 from .report import ReportError, write_report
-from .runner import Executor, ExperimentError, default_jobs, make_executor, replication_seeds
+from .runner import (
+    Executor,
+    ExperimentError,
+    default_jobs,
+    make_executor,
+    replication_seeds,
+    worker_initializer,
+)
 from .sizing import RESOURCES, SizingError, Target, size, write_sizing
 from .store import RunStore, StoreError, atomic_open, read_json
 from .toml_out import dumps as toml_dumps
@@ -558,14 +565,17 @@ def _simulate(
     )
     if outcome.precision is not None:
         met = outcome.precision.solution
-        click.echo(
-            f"  precision {store.spec['precision']:.3g}: "
-            + (
-                f"met at {met} replications"
-                if met
-                else f"not met within {outcome.replications} replications (the cap)"
-            )
+        text = (
+            f"met at {met} replications"
+            if met
+            else f"not met within {outcome.replications} replications (the cap)"
         )
+        blocked = outcome.precision.blocked_by
+        if not met and blocked:
+            worst = ", ".join(f"{label} ({p:.1%})" for label, p in blocked[:3])
+            more = f" and {len(blocked) - 3} more" if len(blocked) > 3 else ""
+            text += f"; furthest from it: {worst}{more}"
+        click.echo(f"  precision {store.spec['precision']:.3g}: {text}")
     _echo_headlines(outcome, names)
 
 
@@ -1021,7 +1031,13 @@ def backtest_cmd(
         args = [a for a in sys.argv[1:] if a not in ("--resume", "--overwrite")]
         try:
             rows, skipped = run_backtest(
-                data, codes, settings, jobs or default_jobs(), saved.save, saved.done
+                data,
+                codes,
+                settings,
+                jobs or default_jobs(),
+                saved.save,
+                saved.done,
+                worker_initializer(),
             )
         except KeyboardInterrupt:
             click.echo(
