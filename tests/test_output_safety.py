@@ -493,7 +493,7 @@ def test_an_interrupted_backtest_says_how_to_resume_and_resumes(
 def test_precision_not_met_names_the_means_that_blocked_it(tmp_path: Path) -> None:
     args = [*run_args(tmp_path / "run", reps=10), "--precision", "0.0001"]
     result = ok(invoke(args))
-    line = next(x for x in result.output.splitlines() if "precision" in x)
+    line = next(x for x in result.output.splitlines() if x.startswith("  precision"))
     assert "not met within 10 replications" in line
     assert "furthest from it: baseline " in line
     blocked = json.loads((tmp_path / "run" / "manifest.json").read_text(encoding="utf-8"))
