@@ -272,21 +272,6 @@ def _ceasing(
     return Ceasing(hazards, min(p_cease_review, 1.0), 0.0, reasons, note)
 
 
-def _leaving_shape() -> np.ndarray:
-    """Relative leaving hazard by SEN2 band from England's caseload by single year of age:
-    -log(plans aged a+1 / plans aged a), averaged over the band's ages from 16 (0 below)."""
-    ages = national_single_age_caseload()
-    shape = np.zeros(len(BAND_NAMES))
-    for b, (lo, hi) in enumerate(AGE_BANDS.values()):
-        rates = [
-            -math.log(ages[a + 1] / ages[a])
-            for a in range(max(lo, 16), min(hi, 24) + 1)
-            if ages[a] > 0 and ages[a + 1] > 0
-        ]
-        shape[b] = max(0.0, float(np.mean(rates))) if rates else 0.0
-    return shape
-
-
 def _discontinued(
     h: LAHistory, until: int, england: LAHistory | None, stock_by_band: np.ndarray
 ) -> tuple[dict[str, float | None], str]:

@@ -48,19 +48,6 @@ class Calendar:
         """1 September: the start of the academic year, when children age a school year."""
         return self.day(dt.date(year, 9, 1))
 
-    def year_of(self, day: float) -> int:
-        """Calendar year in which model day `day` falls."""
-        return self.date(day).year
-
-    def year_index(self, day: float) -> int:
-        """Index of the calendar year of `day` within the run (0 = start_year)."""
-        return self.year_of(day) - self.start_year
-
-    def financial_year_of(self, day: float) -> int:
-        """Starting year of the April-March financial year in which `day` falls."""
-        d = self.date(day)
-        return d.year if d.month >= 4 else d.year - 1
-
     @property
     def census_years(self) -> list[int]:
         return list(range(self.start_year, self.start_year + self.years + 1))

@@ -13,7 +13,6 @@ import bisect
 import datetime as dt
 import heapq
 import math
-import zlib
 from collections import deque
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
@@ -35,6 +34,15 @@ from .levers import (
     Sufficiency,
 )
 from .parameters import Parameters
+from .randomness import (
+    CASE_STREAMS,
+    CASE_UNIFORMS,
+    INITIAL_WEEKS,
+    U,
+    gamma,
+    streams,
+    weekly_streams,
+)
 from .results import CENSUS_METRICS, COUNT_FLOWS, DERIVED_FLOWS, Results
 from .teams import Team
 from .vocabulary import (
@@ -53,8 +61,6 @@ from .vocabulary import (
     PLACEMENT_GROUPS,
     SCHOOL_LEAVING_AGE,
 )
-
-STREAMS = ("initial", "reviews", "exits", "moves_in", "phase_transfer")
 
 MAINSTREAM = GROUP_INDEX["mainstream"]
 RP = GROUP_INDEX["mainstream_rp_senunit"]
@@ -90,60 +96,6 @@ ALLOWED_AT_AGE = np.array(
 )
 
 
-def _stream_seed(seed: int | np.random.SeedSequence, name: str) -> np.random.SeedSequence:
-    root = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
-    return np.random.SeedSequence(
-        root.entropy, spawn_key=(*root.spawn_key, zlib.crc32(name.encode()))
-    )
-
-
-def streams(seed: int | np.random.SeedSequence) -> dict[str, np.random.Generator]:
-    """One generator per named activity. Each stream's seed depends only on the root seed
-    and the stream's name, so adding a stream never shifts the others' numbers."""
-    return {
-        name: np.random.Generator(np.random.PCG64(_stream_seed(seed, name))) for name in STREAMS
-    }
-
-
-class WeeklyStream:
-    """A counter-based generator (Philox) whose counter is set to the week: each week's
-    draws are a block of their own, so a week that draws more or fewer numbers (a binomial
-    over a pool that differs between scenarios) never shifts another week's numbers."""
-
-    def __init__(self, seed: int | np.random.SeedSequence, name: str):
-        key = _stream_seed(seed, f"weekly:{name}").generate_state(2, np.uint64)
-        self._key = key
-        self.generator = np.random.Generator(np.random.Philox(key=key))
-
-    def week(self, week: int) -> np.random.Generator:
-        self.generator.bit_generator.state = {
-            "bit_generator": "Philox",
-            "state": {"counter": np.array([0, week, 0, 0], dtype=np.uint64), "key": self._key},
-            "buffer": np.zeros(4, dtype=np.uint64),
-            "buffer_pos": 4,
-            "has_uint32": 0,
-            "uinteger": 0,
-        }
-        return self.generator
-
-
-# Streams read in weekly blocks (counter = week): the pool's dynamics, repeat requests from
-# children back on SEN support, direct requests, and every random fortune of a request.
-# A week's first-time requests then draw the same numbers whatever earlier weeks drew.
-CASE_STREAMS = ("uniforms", "tribunal", "ep_advice", "other_advice", "drafting")
-WEEKLY_STREAMS = ("sen_support", "returned", "requests_direct", "exits_september", *CASE_STREAMS)
-INITIAL_WEEKS = (1 << 40, (1 << 40) + 1)  # blocks for the cases under way at the start
-
-
-def gamma(rng: np.random.Generator, mean: float, cv: float, size: int | None = None) -> Any:
-    """Gamma-distributed durations with the given mean and coefficient of variation
-    (cv 1 is exponential, cv 0 is the mean exactly)."""
-    if cv <= 0 or mean <= 0:
-        return mean if size is None else np.full(size, float(mean))
-    shape = 1.0 / (cv * cv)
-    return rng.gamma(shape, mean / shape, size)
-
-
 @dataclass(slots=True)
 class Case:
     """A child's request for an EHC needs assessment, and its random fortunes drawn on
@@ -177,7 +129,7 @@ class SendSystem:
         self.cal = Calendar(params.run.start_year, params.run.years)
         self.env = simpy.Environment()
         self.rng = streams(seed)
-        self.weekly_streams = {name: WeeklyStream(seed, name) for name in WEEKLY_STREAMS}
+        self.weekly_streams = weekly_streams(seed)
         self._pool_rng = self._weekly("sen_support", 0)
         self._returned_rng = self._weekly("returned", 0)
         self.year_starts = self.cal.year_starts()
@@ -231,8 +183,7 @@ class SendSystem:
         self.waiting: dict[int, deque[int]] = {SPECIAL: deque(), RP: deque()}
         self.n_open = 0
 
-        self._mix = self._placement_mix()
-        self._mix_lists = self._mix.tolist()
+        self._mix_lists = self._placement_mix().tolist()
         self._need_p = _normalise(params.demand.need_shares, NEEDS)
         self._need_cum = np.cumsum(self._need_p).tolist()
         d = params.demand
@@ -266,10 +217,6 @@ class SendSystem:
             params.assessment.ep_fte_growth != 0 or params.plan.coordinator_growth != 0
         )
         self._lever_places = {SPECIAL: 0, RP: 0}
-        self.base_fte = {
-            "ep": params.assessment.ep_fte,
-            "coordinator": params.plan.coordinators * params.plan.caseload_limit,
-        }
 
         # Money: plan-days by financial year (April-March) and setting, and staff FTE-days.
         first = params.run.start_year - 1
@@ -336,18 +283,10 @@ class SendSystem:
         mix = np.where(totals > 0, mix / np.where(totals > 0, totals, 1.0), fallback)
         return np.cumsum(mix, axis=2)
 
-    def _draw_group(self, age: int, need: int, u: float, exclude: int = -1) -> int:
-        if exclude < 0:
-            cum_list = self._mix_lists[AGE_TO_PHASE[age]][need]
-            return min(bisect.bisect_right(cum_list, u), len(PLACEMENT_GROUPS) - 1)
-        cum = self._mix[AGE_TO_PHASE[age], need]
-        if exclude >= 0:
-            p = np.diff(cum, prepend=0.0)
-            p[exclude] = 0.0
-            if p.sum() <= 0:
-                return exclude
-            cum = np.cumsum(p / p.sum())
-        return min(int(np.searchsorted(cum, u, side="right")), len(PLACEMENT_GROUPS) - 1)
+    def _draw_group(self, age: int, need: int, u: float) -> int:
+        """The setting drawn for a plan by its phase and need (placement mix)."""
+        cum = self._mix_lists[AGE_TO_PHASE[age]][need]
+        return min(bisect.bisect_right(cum, u), len(PLACEMENT_GROUPS) - 1)
 
     # --- levers and money ---------------------------------------------------------------
 
@@ -635,48 +574,81 @@ class SendSystem:
         n = len(ages)
         a, pw = self.p.assessment, self.p.plan
         r = {name: self._weekly(name, week) for name in CASE_STREAMS}
-        # The uniform draws (need, refusal, appeal, tribunal outcome, not issued, exception,
-        # placement, inclusion) come as one block: a fixed 8 numbers a case.
-        u = r["uniforms"].random((n, 8))
-        need = np.searchsorted(np.cumsum(self._need_p), u[:, 0], side="right")
-        panel_u = u[:, 1:4]
+        u = r["uniforms"].random((n, CASE_UNIFORMS))  # one block, a fixed number a case
+        need = np.searchsorted(np.cumsum(self._need_p), u[:, U.NEED], side="right")
         tribunal = gamma(r["tribunal"], self.p.panel.tribunal_days, 0.5, n)
         ep = gamma(r["ep_advice"], a.ep_days_per_advice, a.ep_work_cv, n)
         other = np.maximum(
             gamma(r["other_advice"], a.health_advice_days, a.advice_cv, n),
             gamma(r["other_advice"], a.social_care_advice_days, a.advice_cv, n),
         )
-        issue_u = u[:, 4:6]
         draft = gamma(r["drafting"], pw.draft_days, pw.draft_cv, n)
         finalise = gamma(r["drafting"], pw.finalise_days, pw.draft_cv, n)
-        place_u = u[:, 6:8]
         order = np.argsort(days, kind="stable")
-        exception = (issue_u[:, 1] < a.p_exception)[order].tolist()
-        comment = (pw.comment_days + finalise)[order].tolist()
-        need = np.minimum(need, len(NEEDS) - 1)[order].tolist()
-        repeat = (np.zeros(n, bool) if repeats is None else repeats)[order].tolist()
+        u = u[order]
         first = self.next_case_id
         self.next_case_id += n
-        columns = (
+        rows = zip(
             ages[order].tolist(),
-            need,
+            np.minimum(need, len(NEEDS) - 1)[order].tolist(),
             pooled[order].tolist(),
             days[order].tolist(),
-            *(panel_u[order, j].tolist() for j in range(3)),
+            u[:, U.REFUSE].tolist(),
+            u[:, U.APPEAL].tolist(),
+            u[:, U.UPHELD].tolist(),
             tribunal[order].tolist(),
             ep[order].tolist(),
             other[order].tolist(),
-            issue_u[order, 0].tolist(),
-            exception,
+            u[:, U.NOT_ISSUE].tolist(),
+            (u[:, U.EXCEPTION] < a.p_exception).tolist(),
             draft[order].tolist(),
-            comment,
-            place_u[order, 0].tolist(),
-            repeat,
-            place_u[order, 1].tolist(),
+            (pw.comment_days + finalise)[order].tolist(),
+            u[:, U.PLACE].tolist(),
+            (np.zeros(n, bool) if repeats is None else repeats)[order].tolist(),
+            u[:, U.INCLUSION].tolist(),
+            strict=True,
         )
-        # Columns in the order of Case's fields after its id.
-        cases = [Case(first + k, *row) for k, row in enumerate(zip(*columns, strict=True))]
-        return cases
+        return [
+            Case(
+                id=first + k,
+                age=age,
+                need=need_k,
+                from_sen_support=pooled_k,
+                request_day=day,
+                u_refuse=u_refuse,
+                u_appeal=u_appeal,
+                u_upheld=u_upheld,
+                tribunal_days=tribunal_k,
+                ep_work=ep_k,
+                other_advice_days=other_k,
+                u_not_issue=u_not_issue,
+                exception=exception,
+                draft_work=draft_k,
+                comment_days=comment,
+                u_place=u_place,
+                repeat=repeat,
+                u_inclusion=u_inclusion,
+            )
+            for k, (
+                age,
+                need_k,
+                pooled_k,
+                day,
+                u_refuse,
+                u_appeal,
+                u_upheld,
+                tribunal_k,
+                ep_k,
+                other_k,
+                u_not_issue,
+                exception,
+                draft_k,
+                comment,
+                u_place,
+                repeat,
+                u_inclusion,
+            ) in enumerate(rows)
+        ]
 
     def _return_to_sen_support(self, case: Case) -> None:
         """A refused or not-issued request: the child stays on SEN support, counted apart

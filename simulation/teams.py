@@ -16,7 +16,7 @@ from __future__ import annotations
 import bisect
 import heapq
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import simpy
@@ -81,12 +81,6 @@ class Team:
             self._add(self.capacity_area, now, max(now, heapq.heappop(self.free_at)))
         self.servers, self.fte = servers, fte
         self.slowdown = servers / fte if fte > 0 else 1.0
-
-    def serve(self, work: float, then: Callable[[], None]) -> None:
-        """Queue `work` now and call `then` when it is done."""
-        end = self.assign(work)
-        if end < math.inf:
-            self.env.timeout(end - self.env.now).callbacks.append(lambda _ev: then())
 
     def _add(self, area: list[float], a: float, b: float, weight: float = 1.0) -> None:
         add_interval(area, self._year_starts, a, b, weight)

@@ -21,9 +21,6 @@ PLACEMENT_GROUPS: tuple[str, ...] = (
 )
 GROUP_INDEX = {g: i for i, g in enumerate(PLACEMENT_GROUPS)}
 
-# Settings whose places are counted and limited in reality (and so in the model).
-CAPACITY_GROUPS: tuple[str, ...] = ("mainstream_rp_senunit", "special_state")
-
 MAX_AGE = 25
 SCHOOL_LEAVING_AGE = 16  # academic age after Year 11: school SEN support ends
 N_AGES = MAX_AGE + 1  # academic ages 0..25
@@ -130,7 +127,6 @@ CEASE_REASONS: tuple[str, ...] = (
     "deceased",
     "other",
 )
-CEASE_INDEX = {r: i for i, r in enumerate(CEASE_REASONS)}
 # Reasons drawn as hazards while a plan is open (needs_met comes from annual reviews and
 # max_age from the September birthday).
 HAZARD_REASONS: tuple[str, ...] = (

@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 from helpers import NO_REQUESTS, merge, small_la
 
-import simulation.model as model
-from simulation.model import run_replication, streams
+import simulation.randomness as randomness
+from simulation.model import run_replication
+from simulation.randomness import STREAMS, WeeklyStream, streams
 from simulation.results import CENSUS_METRICS, FLOW_METRICS, Results
 
 
@@ -84,14 +85,14 @@ def test_streams_are_named_and_independent_of_other_streams(
 ) -> None:
     first = {name: g.random(5) for name, g in streams(11).items()}
     again = {name: g.random(5) for name, g in streams(11).items()}
-    assert set(first) == set(model.STREAMS)
+    assert set(first) == set(STREAMS)
     for name in first:
         np.testing.assert_array_equal(first[name], again[name])
     # Different names give different numbers.
     values = [tuple(v) for v in first.values()]
     assert len(set(values)) == len(values)
     # Adding, removing or reordering other streams leaves a stream's numbers unchanged.
-    monkeypatch.setattr(model, "STREAMS", ("a_new_stream", "reviews", "initial"))
+    monkeypatch.setattr(randomness, "STREAMS", ("a_new_stream", "reviews", "initial"))
     fewer = streams(11)
     assert set(fewer) == {"a_new_stream", "reviews", "initial"}
     np.testing.assert_array_equal(fewer["reviews"].random(5), first["reviews"])
@@ -103,14 +104,14 @@ def test_streams_are_named_and_independent_of_other_streams(
 def test_weekly_streams_give_each_week_its_own_block() -> None:
     """A week's numbers are the same however many numbers other weeks drew, differ from
     week to week and stream to stream, and follow the root seed."""
-    a = model.WeeklyStream(11, "panel")
+    a = WeeklyStream(11, "panel")
     first = a.week(7).random(4)
     a.week(3).random(1000)  # another week drawing many numbers
     np.testing.assert_array_equal(a.week(7).random(4), first)
     assert not np.array_equal(a.week(8).random(4), first)
-    assert not np.array_equal(model.WeeklyStream(11, "issue").week(7).random(4), first)
-    assert not np.array_equal(model.WeeklyStream(12, "panel").week(7).random(4), first)
-    np.testing.assert_array_equal(model.WeeklyStream(11, "panel").week(7).random(4), first)
+    assert not np.array_equal(WeeklyStream(11, "issue").week(7).random(4), first)
+    assert not np.array_equal(WeeklyStream(12, "panel").week(7).random(4), first)
+    np.testing.assert_array_equal(WeeklyStream(11, "panel").week(7).random(4), first)
 
 
 def test_streams_accept_seed_sequences() -> None:

@@ -52,7 +52,7 @@ def run_team(fte: float, lam: float, mean_work: float, seed: int) -> Team:
     def arrivals():  # type: ignore[no-untyped-def]
         while True:
             yield env.timeout(rng.exponential(1 / lam))
-            team.serve(rng.exponential(mean_work), lambda: None)
+            team.assign(rng.exponential(mean_work))
 
     env.process(arrivals())
     env.run(until=horizon)
@@ -96,7 +96,8 @@ def test_team_work_is_first_come_first_served() -> None:
     team = Team(env, 1.0, [0.0, 100.0])
     done: list[tuple[str, float]] = []
     for name, work in (("a", 3.0), ("b", 1.0), ("c", 2.0)):
-        team.serve(work, lambda name=name: done.append((name, env.now)))
+        end = team.assign(work)
+        env.timeout(end).callbacks.append(lambda _ev, name=name: done.append((name, env.now)))
     env.run()
     assert done == [("a", 3.0), ("b", 4.0), ("c", 6.0)]
     assert team.mean_wait_weeks()[0] * WEEK == pytest.approx((0 + 3 + 4) / 3)
