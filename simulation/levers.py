@@ -11,8 +11,11 @@ lists its levers as `[[levers]]` tables with a `type`; levers of the same kind c
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
+from .calendar import DAYS_PER_YEAR
 from .fields import _p
 
 
@@ -129,3 +132,99 @@ LEVER_TYPES: dict[str, type[Lever]] = {
     "preparing_for_adulthood": PreparingForAdulthood,
     "decision_quality": DecisionQuality,
 }
+
+
+L = TypeVar("L", bound=Lever)
+
+
+class LeverSchedule:
+    """Levers in one place: when each acts and how much. Every effect of a lever on the model
+    is asked of this object by time ("what does kind K do at day t"), so the stages never
+    search the levers themselves. A lever's share of its effect is 0 before its start day,
+    rising linearly to 1 over its ramp-up; levers of one kind compose (rates multiply,
+    additions add), in the order the scenario lists them."""
+
+    def __init__(self, levers: Sequence[Lever], day_of: Callable[[dt.date], float]) -> None:
+        # (lever, start day, ramp-up in days)
+        self.timed = tuple(
+            (lever, day_of(lever.start_date()), lever.ramp_months * DAYS_PER_YEAR / 12)
+            for lever in levers
+        )
+        self._kinds = frozenset(type(lever) for lever in levers)
+
+    def __bool__(self) -> bool:
+        return bool(self.timed)
+
+    @staticmethod
+    def ramp(start: float, ramp_days: float, t: float) -> float:
+        """How much of a lever's effect applies at day t: 0 before it starts, rising
+        linearly to 1 over its ramp-up."""
+        if t < start:
+            return 0.0
+        return 1.0 if ramp_days <= 0 or t >= start + ramp_days else (t - start) / ramp_days
+
+    def active(self, kind: type[L], t: float) -> list[tuple[L, float]]:
+        """(lever, share of its effect at day t) for the levers of one kind in force."""
+        if kind not in self._kinds:
+            return []
+        out = []
+        for lever, start, ramp in self.timed:
+            if isinstance(lever, kind):
+                r = self.ramp(start, ramp, t)
+                if r > 0:
+                    out.append((lever, r))
+        return out
+
+    # --- each kind's effect, in the order of the pathway ----------------------------
+
+    def request_factor(self, t: float, factor: float) -> float:
+        """EarlyIntervention: `factor` (on the request hazard) times each lever's reduction."""
+        for lever, r in self.active(EarlyIntervention, t):
+            factor *= 1.0 - lever.request_reduction * r
+        return factor
+
+    def appeal_probability(self, t: float, p: float) -> float:
+        """DecisionQuality: the chance that a refusal is appealed."""
+        for lever, r in self.active(DecisionQuality, t):
+            p *= 1.0 - lever.appeal_reduction * r
+        return p
+
+    def upheld_probability(self, t: float, p: float) -> float:
+        """DecisionQuality: the chance that the tribunal finds for the family."""
+        for lever, r in self.active(DecisionQuality, t):
+            p *= 1.0 - lever.upheld_reduction * r
+        return p
+
+    def add_staff(self, t: float, fte: dict[str, float]) -> None:
+        """AssessmentCapacity: EPs (employed or locum) and coordinators added to `fte`."""
+        for lever, r in self.active(AssessmentCapacity, t):
+            fte["ep_locum" if lever.locum else "ep"] += lever.ep_fte * r
+            fte["coordinator"] += lever.coordinator_fte * r
+
+    def mainstream_instead(self, t: float, u: float) -> bool:
+        """MainstreamInclusion: whether a new special placement, with uniform draw `u`, is
+        made in mainstream with support instead."""
+        return any(
+            u < lever.special_to_mainstream * r for lever, r in self.active(MainstreamInclusion, t)
+        )
+
+    def places_added(self, t: float) -> dict[str, int]:
+        """Sufficiency: places opened by day t, by setting (whole places)."""
+        added = {"special_state": 0, "mainstream_rp_senunit": 0}
+        for lever, r in self.active(Sufficiency, t):
+            added[lever.setting] += int(lever.places * r)
+        return added
+
+    def review_rates(self, t: float, p_cease: float, p_step_down: float) -> tuple[float, float]:
+        """ReviewQuality: the chances that a review ceases the plan and that it moves a child
+        out of a special school."""
+        for lever, share in self.active(ReviewQuality, t):
+            p_cease = min(1.0, p_cease + lever.extra_cease * share)
+            p_step_down *= 1.0 + (lever.step_down_multiplier - 1.0) * share
+        return p_cease, p_step_down
+
+    def extra_cease_at_19(self, t: float) -> float:
+        """PreparingForAdulthood: the added share of plans ceasing at 19 into employment."""
+        return sum(
+            lever.extra_cease_at_19 * r for lever, r in self.active(PreparingForAdulthood, t)
+        )

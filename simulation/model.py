@@ -10,7 +10,6 @@ docs/architecture.md). Open plans live in a struct of numpy arrays indexed by pl
 from __future__ import annotations
 
 import bisect
-import datetime as dt
 import heapq
 import math
 from collections import deque
@@ -24,15 +23,9 @@ import simpy
 
 from .calendar import DAYS_PER_YEAR, SIX_WEEKS, TWENTY_WEEKS, WEEK, Calendar, add_interval
 from .levers import (
-    AssessmentCapacity,
-    DecisionQuality,
-    EarlyIntervention,
-    Lever,
-    MainstreamInclusion,
-    PreparingForAdulthood,
-    ReviewQuality,
-    Sufficiency,
+    LeverSchedule,
 )
+from .money import Ledger, finance
 from .parameters import Parameters
 from .randomness import (
     CASE_STREAMS,
@@ -208,30 +201,14 @@ class SendSystem:
         self._hazard_cum = np.cumsum(self._hazards, axis=0).T.tolist()  # band -> cumulative
 
         # Levers: each with its start day and ramp-up in days.
-        self.levers = [
-            (lever, self.cal.day(lever.start_date()), lever.ramp_months * DAYS_PER_YEAR / 12)
-            for lever in params.levers
-        ]
-        self._lever_kinds = {type(lever) for lever in params.levers}
+        self.levers = LeverSchedule(params.levers, self.cal.day)
         self._teams_grow = (
             params.assessment.ep_fte_growth != 0 or params.plan.coordinator_growth != 0
         )
         self._lever_places = {SPECIAL: 0, RP: 0}
 
         # Money: plan-days by financial year (April-March) and setting, and staff FTE-days.
-        first = params.run.start_year - 1
-        self.fy_years = list(range(first, params.run.start_year + params.run.years + 1))
-        self.fy_starts = [self.cal.day(dt.date(y, 4, 1)) for y in self.fy_years]
-        self.plan_days = [[0.0] * len(self.fy_years) for _ in PLACEMENT_GROUPS]  # group, year
-        self.fte_days = {
-            k: [0.0] * len(self.fy_years)
-            for k in ("ep", "ep_locum", "coordinator", "review_officer")
-        }
-        self.fy_counts = {
-            k: [0.0] * len(self.fy_years) for k in ("assessments_completed", "appeals")
-        }
-        self._fte_now = self._staff_fte(0.0)
-        self._fte_since = 0.0
+        self.ledger = Ledger(self.cal, self._staff_fte(0.0))
 
     # --- helpers -----------------------------------------------------------------------
 
@@ -290,25 +267,6 @@ class SendSystem:
 
     # --- levers and money ---------------------------------------------------------------
 
-    def _ramp(self, start: float, ramp_days: float, t: float) -> float:
-        """How much of a lever's effect applies at day t: 0 before it starts, rising
-        linearly to 1 over its ramp-up."""
-        if t < start:
-            return 0.0
-        return 1.0 if ramp_days <= 0 or t >= start + ramp_days else (t - start) / ramp_days
-
-    def _active(self, kind: type[Lever], t: float) -> list[tuple[Any, float]]:
-        """(lever, share of its effect at day t) for the levers of one kind in force."""
-        if kind not in self._lever_kinds:
-            return []
-        out = []
-        for lever, start, ramp in self.levers:
-            if isinstance(lever, kind):
-                r = self._ramp(start, ramp, t)
-                if r > 0:
-                    out.append((lever, r))
-        return out
-
     def _staff_fte(self, t: float) -> dict[str, float]:
         """Staff in post at day t: the base teams plus assessment-capacity levers."""
         p = self.p
@@ -319,41 +277,27 @@ class SendSystem:
             "coordinator": p.plan.coordinators * (1.0 + p.plan.coordinator_growth) ** years,
             "review_officer": p.review.officers,
         }
-        for lever, r in self._active(AssessmentCapacity, t):
-            fte["ep_locum" if lever.locum else "ep"] += lever.ep_fte * r
-            fte["coordinator"] += lever.coordinator_fte * r
+        self.levers.add_staff(t, fte)
         return fte
-
-    def _fy_count(self, name: str, day: float) -> None:
-        y = bisect.bisect_right(self.fy_starts, day) - 1
-        if 0 <= y < len(self.fy_starts):
-            self.fy_counts[name][y] += 1
 
     def _accrue(self, group: int, a: float, b: float) -> None:
         """A plan's days in a setting, from a to b, into plan-days by financial year."""
-        add_interval(self.plan_days[group], self.fy_starts, a, b)
+        self.ledger.plan(group, a, b)
 
     def _apply_levers(self, t: float) -> None:
         """Weekly: staff in post (costed by the day) and places opened by levers."""
-        self._accrue_staff(t)
+        fte = self._staff_fte(t)
+        self.ledger.staff(t, fte)
         if not self.levers and not self._teams_grow:
             return
-        fte = self._fte_now
         self.ep_team.set_fte(fte["ep"] + fte["ep_locum"])
         self.coordinators.set_fte(fte["coordinator"] * self.p.plan.caseload_limit)
-        added = {SPECIAL: 0, RP: 0}
-        for lever, r in self._active(Sufficiency, t):
-            added[GROUP_INDEX[lever.setting]] += int(lever.places * r)
-        for g, n in added.items():
+        for setting, n in self.levers.places_added(t).items():
+            g = GROUP_INDEX[setting]
             if n != self._lever_places[g]:
                 self.places[g] += n - self._lever_places[g]
                 self._lever_places[g] = n
                 self._offer_places(g)
-
-    def _accrue_staff(self, t: float) -> None:
-        for k, v in self._fte_now.items():
-            add_interval(self.fte_days[k], self.fy_starts, self._fte_since, t, v)
-        self._fte_now, self._fte_since = self._staff_fte(t), t
 
     # --- the caseload ------------------------------------------------------------------
 
@@ -535,8 +479,7 @@ class SendSystem:
         week = int(t // WEEK)
         trend = (1.0 + d.request_trend) ** (t / DAYS_PER_YEAR)
         factor = self._request_year_factor[min(max(self._year(t), 0), self.n_years - 1)]
-        for lever, r in self._active(EarlyIntervention, t):
-            factor *= 1.0 - lever.request_reduction * r
+        factor = self.levers.request_factor(t, factor)
         p_week = -np.expm1(-self._weekly_hazard * trend * factor)
         pool_rng = self._pool_rng
         from_pool = pool_rng.binomial(self.sen_support, p_week)
@@ -726,12 +669,9 @@ class SendSystem:
                 self._count("requests_refused", day)
             if self.log is not None:
                 self._event(case.id, "refused")
-            p_appeal = pn.p_refusal_appealed
-            for lever, r in self._active(DecisionQuality, day):
-                p_appeal *= 1.0 - lever.appeal_reduction * r
-            if case.u_appeal < p_appeal:
+            if case.u_appeal < self.levers.appeal_probability(day, pn.p_refusal_appealed):
                 self._count("refusals_appealed", day)
-                self._fy_count("appeals", day)
+                self.ledger.count("appeals", day)
                 self._after(day - self.env.now + case.tribunal_days, partial(self._tribunal, case))
             else:
                 self._return_to_sen_support(case)
@@ -744,9 +684,7 @@ class SendSystem:
     def _tribunal(self, case: Case, _ev: object = None) -> None:
         """First-tier Tribunal decides an appeal against a refusal to assess. An upheld
         appeal orders an assessment; its plan is counted as an exception to the 20 weeks."""
-        p_upheld = self.p.panel.p_appeal_upheld
-        for lever, r in self._active(DecisionQuality, self.env.now):
-            p_upheld *= 1.0 - lever.upheld_reduction * r
+        p_upheld = self.levers.upheld_probability(self.env.now, self.p.panel.p_appeal_upheld)
         if case.u_upheld < p_upheld:
             self._count("appeals_upheld", self.env.now)
             case.exception = True
@@ -794,7 +732,7 @@ class SendSystem:
     def _decision_to_issue(self, case: Case, day: float) -> None:
         """Decision whether to issue a plan, due by week 16 (CoP 9.53); a decision not to
         issue leaves the child on SEN support."""
-        self._fy_count("assessments_completed", day)
+        self.ledger.count("assessments_completed", day)
         if case.u_not_issue < self.p.assessment.p_not_issue:
             self._close(case, day)
             self._count("assessments_not_issued", day)
@@ -830,11 +768,8 @@ class SendSystem:
                     f["issued_within_20wks_excl_exceptions"][y] += 1
                 self.weeks_to_issue[y].append((now - case.request_day) / WEEK)
         target = self._draw_group(age, case.need, case.u_place)
-        if SPECIALIST[target]:
-            for lever, r in self._active(MainstreamInclusion, now):
-                if case.u_inclusion < lever.special_to_mainstream * r:
-                    target = HOLDING_GROUP[age]  # mainstream with support (college after 19)
-                    break
+        if SPECIALIST[target] and self.levers.mainstream_instead(now, case.u_inclusion):
+            target = HOLDING_GROUP[age]  # mainstream with support (college after 19)
         if self._has_place(target):
             i = self._new_plan(age, case.need, target, now + self._review_interval(age))
         else:
@@ -878,10 +813,7 @@ class SendSystem:
             due = oldest[np.argsort(self.next_review[oldest], kind="stable")]
         u = self.rng["reviews"].random((k, 2))
         current = np.where(self.waiting_for[due] >= 0, self.waiting_for[due], self.group[due])
-        p_cease, p_step_down = r.p_cease, r.p_step_down
-        for lever, share in self._active(ReviewQuality, now):
-            p_cease = min(1.0, p_cease + lever.extra_cease * share)
-            p_step_down *= 1.0 + (lever.step_down_multiplier - 1.0) * share
+        p_cease, p_step_down = self.levers.review_rates(now, r.p_cease, r.p_step_down)
         p_move = np.where(SPECIALIST[current], p_step_down, r.p_step_up)
         # 0 cease (needs met), 1 change placement, 2 amend, 3 maintain
         outcome = np.select(
@@ -967,10 +899,7 @@ class SendSystem:
         ages = self.age[movers]
         waiting = self.waiting_for[movers] >= 0
         current = np.where(waiting, self.waiting_for[movers], self.group[movers])
-        extra_19 = sum(
-            lever.extra_cease_at_19 * r
-            for lever, r in self._active(PreparingForAdulthood, self.env.now)
-        )
+        extra_19 = self.levers.extra_cease_at_19(self.env.now)
         into_work = (
             (ages == 19) & (u[:, 0] >= pt.p_cease_at_19) & (u[:, 0] < pt.p_cease_at_19 + extra_19)
         )
@@ -1196,96 +1125,14 @@ class SendSystem:
         return self._results()
 
     def _finance(self) -> tuple[tuple[int, ...], dict[str, np.ndarray]]:
-        """Money by financial year (April to March, named by its starting year), for the
-        years the run covers whole: High Needs spend from each plan's days in each setting
-        times the setting's daily cost, staff and lever costs, income and the DSG balance."""
+        """Money by financial year (simulation/money.py), once the days of the plans still
+        open and of the staff in post are in."""
         horizon = self.cal.horizon
-        n = self.n_plans
-        open_plans = np.flatnonzero(self.active[:n])  # settings still held at the end
-        since, groups = self.group_since[open_plans], self.group[open_plans]
-        for k in range(len(self.fy_starts) - 1):
-            lo, hi = self.fy_starts[k], min(self.fy_starts[k + 1], horizon)
-            overlap = np.clip(hi - np.maximum(since, lo), 0.0, None)
-            by_group = np.bincount(groups, weights=overlap, minlength=len(PLACEMENT_GROUPS))
-            for g in range(len(PLACEMENT_GROUPS)):
-                self.plan_days[g][k] += float(by_group[g])
-        self._accrue_staff(horizon)
-        full = [
-            k
-            for k, y in enumerate(self.fy_years)
-            if self.fy_starts[k] >= 0
-            and k + 1 < len(self.fy_starts)
-            and self.fy_starts[k + 1] <= horizon
-        ]
-        years = tuple(self.fy_years[k] for k in full)
-        c, fd = self.p.costs, self.p.funding
-        price = np.array([(1 + c.inflation) ** (y - c.price_base_year) for y in years])
-        days = np.array([[row[k] for row in self.plan_days] for k in full]).reshape(
-            len(full), len(PLACEMENT_GROUPS)
-        )
-        f: dict[str, np.ndarray] = {}
-        placements = np.zeros(len(full))
-        transport = np.zeros(len(full))
-        for g, name in enumerate(PLACEMENT_GROUPS):
-            f[f"plan_days_{name}"] = days[:, g]
-            cost = days[:, g] * c.annual_cost_by_group.get(name, 0.0) / DAYS_PER_YEAR * price
-            f[f"hnb_spend_{name}_gbp"] = cost
-            placements = placements + cost
-            transport = transport + (
-                days[:, g] * c.transport_cost_by_group.get(name, 0.0) / DAYS_PER_YEAR * price
-            )
-        staff_rate = {
-            "ep": c.ep_cost_per_fte_gbp,
-            "ep_locum": c.ep_locum_cost_per_fte_gbp,
-            "coordinator": c.coordinator_cost_per_fte_gbp,
-            "review_officer": c.review_officer_cost_per_fte_gbp,
-        }
-        team = (
-            sum(
-                np.array([self.fte_days[k][j] for j in full]) * rate / DAYS_PER_YEAR
-                for k, rate in staff_rate.items()
-            )
-            * price
-        )
-        assessments = np.array([self.fy_counts["assessments_completed"][j] for j in full])
-        appeals = np.array([self.fy_counts["appeals"][j] for j in full])
-        f["assessment_spend_gbp"] = assessments * c.assessment_cost_gbp * price
-        f["tribunal_spend_gbp"] = appeals * c.tribunal_cost_gbp * price
-        f["team_spend_gbp"] = np.asarray(team, dtype=float).reshape(len(full))
-        f["transport_spend_gbp"] = transport
-        lever_cost = np.zeros(len(full))
-        for lever, start, _ in self.levers:
-            active = [0.0] * len(self.fy_years)
-            add_interval(active, self.fy_starts, max(start, 0.0), horizon)
-            lever_cost = (
-                lever_cost
-                + np.array([active[k] for k in full])
-                * (lever.annual_cost_gbp / DAYS_PER_YEAR)
-                * price
-            )
-        f["lever_spend_gbp"] = lever_cost
-        services = f["team_spend_gbp"] + f["assessment_spend_gbp"] + f["tribunal_spend_gbp"]
-        f["hnb_spend_gbp"] = placements + lever_cost + (services if c.teams_in_hnb else 0.0)
-        f["total_spend_gbp"] = placements + lever_cost + services + transport
-        f["hnb_income_gbp"] = np.array([self._income(y) for y in years])
-        f["dsg_in_year_balance_gbp"] = f["hnb_income_gbp"] - f["hnb_spend_gbp"]
-        f["dsg_cumulative_balance_gbp"] = fd.dsg_opening_balance_gbp + np.cumsum(
-            f["dsg_in_year_balance_gbp"]
-        )
-        return years, f
-
-    def _income(self, year: int) -> float:
-        """The High Needs Block allocation for a financial year: published where given,
-        grown from the last one given after that (NaN with none given)."""
-        fd = self.p.funding
-        given = {int(k): v for k, v in fd.hnb_income_by_year.items()}
-        if year in given:
-            return given[year]
-        earlier = [y for y in given if y < year]
-        if not earlier:
-            return math.nan
-        last = max(earlier)
-        return given[last] * (1 + fd.hnb_growth) ** (year - last)
+        open_plans = np.flatnonzero(self.active[: self.n_plans])
+        self.ledger.open_plans(self.group_since[open_plans], self.group[open_plans], horizon)
+        self.ledger.staff(horizon, self._staff_fte(horizon))
+        levers = [(lever, start) for lever, start, _ in self.levers.timed]
+        return finance(self.ledger, levers, horizon, self.p.costs, self.p.funding)
 
     def _results(self) -> Results:
         for since in self.open_since.values():  # still open at the end
