@@ -17,11 +17,16 @@ import bisect
 import heapq
 import math
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import simpy
 
-from .calendar import add_interval
+from .calendar import DAYS_PER_YEAR, add_interval
+
+if TYPE_CHECKING:
+    from .levers import LeverSchedule
+    from .parameters import Parameters
 
 
 class Team:
@@ -102,3 +107,17 @@ class Team:
             return np.where(
                 starts > 0, np.array(self.wait_total) / np.maximum(starts, 1) / 7, np.nan
             )
+
+
+def staff_in_post(params: Parameters, levers: LeverSchedule, t: float) -> dict[str, float]:
+    """FTE in post at day t by post: the base teams, grown at their yearly rates, plus the
+    assessment capacity levers (EPs employed or locum, coordinators)."""
+    years = t / DAYS_PER_YEAR
+    fte = {
+        "ep": params.assessment.ep_fte * (1.0 + params.assessment.ep_fte_growth) ** years,
+        "ep_locum": 0.0,
+        "coordinator": params.plan.coordinators * (1.0 + params.plan.coordinator_growth) ** years,
+        "review_officer": params.review.officers,
+    }
+    levers.add_staff(t, fte)
+    return fte
