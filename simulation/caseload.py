@@ -29,6 +29,7 @@ class Caseload:
         "waiting_for": NOT_WAITING,
         "wait_since": 0.0,
         "group_since": 0.0,
+        "child": -1,
     }
 
     def __init__(self, capacity: int = 1024) -> None:
@@ -42,14 +43,18 @@ class Caseload:
         self.waiting_for = np.full(capacity, NOT_WAITING, dtype=np.int64)
         self.wait_since = np.zeros(capacity)
         self.group_since = np.zeros(capacity)  # when the plan entered its current setting
+        self.child = np.full(capacity, -1, dtype=np.int64)  # the event log's entity id
 
-    def add(self, age: int, need: int, group: int, since: float, next_review: float) -> int:
-        """A new open plan; returns its row."""
+    def add(
+        self, child: int, age: int, need: int, group: int, since: float, next_review: float
+    ) -> int:
+        """A new open plan for entity `child`; returns its row."""
         if self.n == len(self.active):
             self._grow()
         i = self.n
         self.n += 1
         self.active[i] = True
+        self.child[i] = child
         self.age[i] = age
         self.need[i] = need
         self.group[i] = group

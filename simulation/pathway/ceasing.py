@@ -77,7 +77,7 @@ def cease(
     system.count("ceased_total", day)
     system.count(CEASED_METRIC[reason], day)
     if system.log is not None:
-        system.event(i, CEASED_METRIC[reason], day)
+        system.event(int(cl.child[i]), CEASED_METRIC[reason], day)
     if offer and g in system.waiting:
         offer_places(system, g)
 

@@ -33,6 +33,9 @@ def receive_requests(system: SendSystem, cases: list[Case]) -> None:
             count("requests_received", case.request_day)
             count("requests_received_sen_support", case.request_day, case.from_sen_support)
             count("requests_repeat", case.request_day, case.repeat)
+    if system.log is not None:
+        for case in cases:
+            system.event(case.id, "request", case.request_day)
     if system.params.panel.sitting_interval_days > 0:
         system.panel_queue.extend(cases)
         return
@@ -75,7 +78,7 @@ def decide(system: SendSystem, case: Case, day: float, counted: bool = False) ->
         if not counted:
             system.count("requests_refused", day)
         if system.log is not None:
-            system.event(case.id, "refused")
+            system.event(case.id, "refused", day)
         if case.u_appeal < system.levers.appeal_probability(day, pn.p_refusal_appealed):
             system.count("refusals_appealed", day)
             system.ledger.count("appeals", day)

@@ -53,4 +53,4 @@ def move_in(system: SendSystem, age: int, need: int, u_place: float, _ev: object
     target = draw_group(system, age, need, u_place)
     i = new_plan(system, age, need, HOLDING_GROUP[age], now + review_interval(system, age))
     place(system, i, target)
-    system.event(i, "transferred_in")
+    system.event(int(system.caseload.child[i]), "transferred_in")

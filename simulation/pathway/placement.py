@@ -108,7 +108,7 @@ def place(system: SendSystem, i: int, target: int) -> None:
         cl.wait_since[i] = now
         system.waiting[target].append(i)
         system.count("placement_waits_started", now)
-        system.event(i, "placement_wait")
+        system.event(int(cl.child[i]), "placement_wait")
 
 
 def move(system: SendSystem, i: int, new_group: int) -> None:
@@ -124,7 +124,7 @@ def move(system: SendSystem, i: int, new_group: int) -> None:
     system.occupancy[new_group] += 1
     cl.group[i] = new_group
     if system.log is not None:
-        system.event(i, f"placement:{PLACEMENT_GROUPS[new_group]}")
+        system.event(int(cl.child[i]), f"placement:{PLACEMENT_GROUPS[new_group]}")
     if old in system.waiting:
         offer_places(system, old)
 

@@ -59,21 +59,32 @@ def final_plan(system: SendSystem, case: Case, _ev: object = None) -> None:
         target = HOLDING_GROUP[age]  # mainstream with support (college after 19)
     next_review = now + review_interval(system, age)
     if has_place(system, target):
-        i = new_plan(system, age, case.need, target, next_review)
+        new_plan(system, age, case.need, target, next_review, case.id)
     else:
-        i = new_plan(system, age, case.need, HOLDING_GROUP[age], next_review)
+        i = new_plan(system, age, case.need, HOLDING_GROUP[age], next_review, case.id)
         place(system, i, target)
     if system.log is not None:
-        system.event(i, "plan_issued")
+        system.event(case.id, "plan_issued")
 
 
-def new_plan(system: SendSystem, age: int, need: int, group: int, next_review: float) -> int:
+def new_plan(
+    system: SendSystem,
+    age: int,
+    need: int,
+    group: int,
+    next_review: float,
+    child: int | None = None,
+) -> int:
     """A plan opens in a setting (a final plan, a plan moving in, or one open at the start):
-    a row of the caseload, a place taken, and its ceasing by hazard drawn up to September."""
+    a row of the caseload, a place taken, and its ceasing by hazard drawn up to September.
+    `child` is the entity id of the request it came from (a new id if none); returns the
+    plan's row."""
     now = system.env.now
-    i = system.caseload.add(age, need, group, now, next_review)
+    if child is None:
+        child = system.new_ids(1)
+    i = system.caseload.add(child, age, need, group, now, next_review)
     system.occupancy[group] += 1
     schedule_exit(system, i, system.next_sep)
     if system.log is not None:
-        system.event(i, f"placement:{PLACEMENT_GROUPS[group]}")
+        system.event(child, f"placement:{PLACEMENT_GROUPS[group]}")
     return i
