@@ -2,16 +2,10 @@
 
 from __future__ import annotations
 
-import dataclasses
-import datetime as dt
 import errno
-import json
 import os
-import re
 import sys
 import time
-from importlib import resources
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
@@ -19,58 +13,23 @@ import click
 import numpy as np
 from click.core import ParameterSource
 
-from calibration.backtest import (
-    BacktestError,
-    ScoreRow,
-    Settings,
-    check_horizon,
-    check_origin,
-    eligible_las,
-    format_summary,
-    rows_from_json,
-    rows_to_json,
-    run_backtest,
-    summarise,
-    write_scores,
-    write_summary,
-)
-from calibration.calibrate import calibrate, check_history, direct_uncertainty
+from calibration.backtest import BacktestError, format_summary
 from calibration.defaults import estimate_parameters
-from calibration.la_data import DataError, Dataset, LAHistory, load_dataset
-from simulation.parameters import (
-    ParameterError,
-    Parameters,
-    apply_scenario,
-    scenario_description,
-    scenario_name,
-)
-from simulation.results import HEADLINE_METRICS
-from simulation.uncertainty import ParameterUncertainty
+from calibration.la_data import DataError, Dataset, load_dataset
+from simulation.parameters import ParameterError, scenario_description
 
-from .calibration_out import load_calibrated, write_calibration
-from .compare import CompareError, check_against, read_results, write_comparison
-from .experiment import RunOutcome, finalise, new_spec, run_experiment
-from .output_folder import (
-    Interrupted,
-    OutputError,
-    OutputFolder,
-    check_destination,
-)
-from .report import ReportError, write_report
-from .runner import (
-    Executor,
-    ExperimentError,
-    default_jobs,
-    make_executor,
-    replication_seeds,
-    worker_initializer,
-)
-from .sizing import RESOURCES, SizingError, Target, size, write_sizing
-from .store import RunStore, StoreError, atomic_open, read_json
+from . import api
+from .compare import CompareError
+from .output_folder import Interrupted, OutputError
+from .report import ReportError
+from .runner import ExperimentError
+from .scenarios import library
+from .sizing import RESOURCES, SizingError
+from .store import StoreError
 from .toml_out import dumps as toml_dumps
 
-DEFAULT_LA = "Stockport"
-SCENARIO_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]*")
+DEFAULT_LA = api.DEFAULT_LA
+__all__ = ["library", "main"]
 # Errors in what the user asked for or gave us: one line, exit 2 (as click's usage errors).
 USER_ERRORS = (
     DataError,
@@ -122,6 +81,12 @@ def _one_line(text: str) -> str:
     return "; ".join(line.strip() for line in text.splitlines() if line.strip())
 
 
+def _echo_notes(e: BaseException) -> None:
+    """What the command added to an error on its way out (what was kept, how to go on)."""
+    for note in getattr(e, "__notes__", ()):
+        click.echo(note, err=True)
+
+
 class SendsimGroup(click.Group):
     """The error boundary: every command's known failures become one line and an exit code
     (2 bad input, 3 reading or writing files, 130 interrupted); anything else is a bug in
@@ -132,18 +97,23 @@ class SendsimGroup(click.Group):
             return super().invoke(ctx)
         except (click.ClickException, click.exceptions.Exit, click.Abort):
             raise
-        except Interrupted:
+        except Interrupted as e:
+            if str(e):
+                click.echo(f"\n{e}", err=True)
             ctx.exit(EXIT_INTERRUPTED)
         except KeyboardInterrupt:
             click.echo("\ninterrupted", err=True)
             ctx.exit(EXIT_INTERRUPTED)
         except USER_ERRORS as e:
+            _echo_notes(e)
             raise BadInput(_one_line(str(e))) from None
         except OSError as e:
+            _echo_notes(e)
             raise IOFailure(describe_os_error(e)) from None
         except Exception as e:
             if ctx.meta.get(DEBUG) or os.environ.get("SENDSIM_DEBUG"):
                 raise
+            _echo_notes(e)
             click.echo(
                 f"Error: internal error ({type(e).__name__}: {_one_line(str(e))[:300]}). This "
                 "is a bug in sendsim: please report it with the command you ran; "
@@ -183,19 +153,8 @@ UNCERTAINTY_OPTION = click.option(
 )
 
 
-def _version() -> str:
-    try:
-        return version("sendsim")
-    except PackageNotFoundError:  # running from a source tree
-        return "0+unknown"
-
-
-def _slug(name: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
-
-
 @click.group(cls=SendsimGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(_version(), prog_name="sendsim")
+@click.version_option(api.sendsim_version(), prog_name="sendsim")
 @click.option(
     "--debug",
     is_flag=True,
@@ -211,84 +170,6 @@ def main(ctx: click.Context, debug: bool) -> None:
     or written (permissions, a full or read-only disk, a damaged run file); 130 interrupted
     (a run or back-test continues with --resume)."""
     ctx.meta[DEBUG] = debug
-
-
-def library() -> dict[str, Path]:
-    """The bundled scenarios: name -> file."""
-    folder = resources.files("experiments.scenarios")
-    return {Path(str(f)).stem: Path(str(f)) for f in folder.iterdir() if str(f).endswith(".toml")}
-
-
-def resolve_scenario(value: str) -> Path:
-    """A scenario file, or the name of one in the bundled library."""
-    path = Path(value)
-    if path.is_file():
-        return path
-    lib = library()
-    if value in lib:
-        return lib[value]
-    raise ParameterError(
-        f"scenario '{value}' is neither a file nor a bundled scenario "
-        f"(bundled: {', '.join(sorted(lib))})"
-    )
-
-
-def _waterfall_steps(
-    runs: dict[str, tuple[Parameters, str | None, str]],
-) -> tuple[dict[str, tuple[Parameters, str | None, str]], dict[str, list[list[str]]]]:
-    """Scenarios with levers, preceded by their cumulative steps (the first lever, the
-    first two, ...), and for each plan its steps as (scenario, lever name)."""
-    out: dict[str, tuple[Parameters, str | None, str]] = {}
-    steps: dict[str, list[list[str]]] = {}
-    for name, (params, source, description) in runs.items():
-        levers = params.levers
-        if levers:
-            steps[name] = []
-            for k in range(1, len(levers)):
-                step = f"{name}.{k}"
-                if step in runs:
-                    raise ParameterError(
-                        f"{runs[step][1]}: scenario name '{step}' is the name --waterfall gives "
-                        f"the first {k} levers of '{name}'; rename the scenario"
-                    )
-                out[step] = (
-                    params.replace(levers=levers[:k]),
-                    source,
-                    f"{name}: the first {k} of its {len(levers)} levers",
-                )
-                steps[name].append([step, levers[k - 1].name or levers[k - 1].type])
-            steps[name].append([name, levers[-1].name or levers[-1].type])
-        out[name] = (params, source, description)
-    return out, steps
-
-
-def _scenarios(
-    base: Parameters, names: tuple[str, ...], years: int | None
-) -> dict[str, tuple[Parameters, str | None, str]]:
-    """Baseline first, then each scenario named, applied over the LA's defaults."""
-    runs: dict[str, tuple[Parameters, str | None, str]] = {}
-    lib_baseline = library().get("baseline")
-    if lib_baseline is not None:
-        runs["baseline"] = (base, str(lib_baseline), scenario_description(lib_baseline))
-    else:  # pragma: no cover - the library always has it
-        runs["baseline"] = (base, None, "")
-    for value in names:
-        path = resolve_scenario(value)
-        name = scenario_name(path)
-        if not SCENARIO_NAME.fullmatch(name):
-            raise ParameterError(
-                f"{path}: scenario name {name!r} must be letters, digits, '_', '-' or '.', "
-                "not starting with '.' (it names files in the output folder)"
-            )
-        if name == "baseline" and path == lib_baseline:
-            continue
-        if name in runs and not (name == "baseline" and value == "baseline"):
-            raise ParameterError(f"{path}: scenario name '{name}' is used twice")
-        p = apply_scenario(base, path)
-        if years is not None:
-            p = p.override({"run": {"years": years}})
-        runs[name] = (p, str(path), scenario_description(path))
-    return runs
 
 
 class _Bar:
@@ -440,176 +321,77 @@ def run(
 ) -> None:
     """Project an LA's SEND system forward from its latest census, for the baseline and
     any scenarios, with Monte Carlo uncertainty bands."""
-    started = time.perf_counter()
-    if resume:
-        if out is None:
-            raise StoreError("--resume needs --out, the folder of the run to continue")
-        with OutputFolder(out, "run", resume=True) as folder:
-            store = RunStore.open(folder.working)
-            ds = load_dataset(Path(store.spec["data"]["path"]) if data is None else data)
-            history = ds.la(store.spec["la"]["code"])
-            executor = make_executor(jobs or default_jobs(), scheduler, dask_workers)
-            _simulate(store, folder, executor, history, batch_size, quiet, started, started)
-        return
-    if out is not None:  # before the estimates, so a bad --out fails at once
-        check_destination(out, overwrite, resumable=True)
-    ctx = click.get_current_context()
-    if calibrated is not None:
-        ds, base, uncertainty, notes = _from_calibration(calibrated, data, start_year, ctx, la)
-        history = ds.la(base.la_code)
-        if years is not None:
-            base = base.override({"run": {"years": years}})
-    else:
-        ds = load_dataset(data)
-        history = ds.la(la)
-        base, estimates = estimate_parameters(ds, la, start_year, years or 5)
-        notes = [{"key": n.key, "value": n.value, "source": n.source} for n in estimates]
-        uncertainty = direct_uncertainty(ds, history.la_code, base)
-    drawn = uncertainty if parameter_uncertainty else None
-    if event_log:
-        base = base.override({"run": {"event_log": True}})
-    runs = _scenarios(base, scenarios, years)
-    steps: dict[str, list[list[str]]] = {}
-    if waterfall:
-        runs, steps = _waterfall_steps(runs)
-    if out is None:
-        stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-        out = Path("runs") / f"{_slug(history.la_name)}-{stamp}"
-    check_destination(out, overwrite, resumable=True)
-    spec = new_spec(
-        la_code=history.la_code,
-        la_name=history.la_name,
-        data_path=ds.path,
-        root_seed=seed,
-        replications=replications,
-        precision=precision,
-        scenarios=runs,
-        estimates=notes,
-        uncertainty=drawn,
-        command=[Path(sys.argv[0]).name, *sys.argv[1:]],
-        arguments={k: str(v) if isinstance(v, Path) else v for k, v in ctx.params.items()},
-        version=_version(),
-    )
-    spec["waterfall"] = steps
-    if drawn is not None:  # a bad draw fails here, before the run folder exists
-        trial = replication_seeds(seed, min(replications, 20))
-        for params, _, _ in runs.values():
-            for child in trial:
-                drawn.draw_and_apply(params, child)
-    estimated = time.perf_counter()
-    # The executor before the folder: a missing Dask extra leaves nothing behind.
-    executor = make_executor(jobs or default_jobs(), scheduler, dask_workers)
-    try:
-        with OutputFolder(out, "run", overwrite=overwrite, resumable=True) as folder:
-            store = RunStore.create(folder.working, spec)
-            _simulate(store, folder, executor, history, batch_size, quiet, started, estimated)
-    finally:
-        executor.close()
-
-
-def _simulate(
-    store: RunStore,
-    folder: OutputFolder,
-    executor: Executor,
-    history: LAHistory,
-    batch_size: int | None,
-    quiet: bool,
-    started: float,
-    estimated: float,
-) -> None:
-    """Run (or continue) the replications of a run folder and write its outputs. An
-    interruption, or a failure once replications are saved, keeps the finished ones (each
-    file whole, and no manifest, so the folder reads as unfinished) for --resume."""
-    out = folder.target
-    resume_hint = f"continue with: sendsim run --resume --out {out}"
     bar = _Bar(quiet)
     try:
-        outcome = run_experiment(store, executor, batch_size, bar.update, bar.total)
-        executor.close()
-        finalise(
-            store,
-            outcome,
-            {m: _history(history, m) for m in HEADLINE_METRICS},
-            history.la_name,
-            {"estimate_parameters": estimated - started},
-        )
-    except KeyboardInterrupt:
-        bar.close()
-        executor.close()
-        done = len(store.finished())
-        click.echo(
-            f"\ninterrupted: {done} finished replications are saved; {resume_hint}", err=True
-        )
-        raise Interrupted() from None
-    except Exception:
-        bar.close()
-        done = len(store.finished())
-        if done and not folder.resume:  # resuming, the user knows how to continue
-            folder.keep()
-            click.echo(
-                f"{done} finished replications are kept; once the cause below is put right, "
-                f"{resume_hint}",
-                err=True,
+        if resume:
+            if out is None:
+                raise StoreError("--resume needs --out, the folder of the run to continue")
+            result = api.resume(
+                out,
+                data=data,
+                jobs=jobs,
+                scheduler=scheduler,
+                dask_workers=dask_workers,
+                batch_size=batch_size,
+                progress=bar.update,
+                total=bar.total,
             )
-        raise
+        else:
+            ctx = click.get_current_context()
+            result = api.run(
+                la,
+                data=data,
+                scenarios=scenarios,
+                start_year=start_year,
+                years=years,
+                replications=replications,
+                precision=precision,
+                seed=seed,
+                jobs=jobs,
+                scheduler=scheduler,
+                dask_workers=dask_workers,
+                batch_size=batch_size,
+                out=out,
+                overwrite=overwrite,
+                waterfall=waterfall,
+                event_log=event_log,
+                calibrated=calibrated,
+                parameter_uncertainty=parameter_uncertainty,
+                la_given=ctx.get_parameter_source("la") is not ParameterSource.DEFAULT,
+                save_default=True,
+                progress=bar.update,
+                total=bar.total,
+                command=[Path(sys.argv[0]).name, *sys.argv[1:]],
+            )
     finally:
         bar.close()
-    if store.spec["scenarios"] and any(
-        s["parameters"]["run"]["event_log"] for s in store.spec["scenarios"].values()
-    ):
-        _write_event_log(store.path, outcome)
-    names = list(store.spec["scenarios"])
     click.echo(
-        f"Wrote {outcome.replications} replications of {', '.join(names)} for "
-        f"{history.la_name} to {out}"
+        f"Wrote {result.replications} replications of {', '.join(result.scenarios)} for "
+        f"{result.la_name} to {result.folder}"
     )
-    if outcome.precision is not None:
-        met = outcome.precision.solution
-        text = (
-            f"met at {met} replications"
-            if met
-            else f"not met within {outcome.replications} replications (the cap)"
-        )
-        blocked = outcome.precision.blocked_by
-        if not met and blocked:
-            worst = ", ".join(f"{label} ({p:.1%})" for label, p in blocked[:3])
-            more = f" and {len(blocked) - 3} more" if len(blocked) > 3 else ""
-            text += f"; furthest from it: {worst}{more}"
-        click.echo(f"  precision {store.spec['precision']:.3g}: {text}")
-    _echo_headlines(outcome, names)
+    _echo_precision(result)
+    _echo_headlines(result)
 
 
-def _from_calibration(
-    folder: Path, data: Path | None, start_year: int | None, ctx: click.Context, la: str
-) -> tuple[Dataset, Parameters, ParameterUncertainty, list[dict[str, Any]]]:
-    """The dataset, parameters, uncertainty and estimate notes of a calibration folder."""
-    if start_year is not None:
-        raise ParameterError(
-            "--start-year cannot be used with --calibrated: the calibration fixes the start "
-            "census (calibrate again with --until)"
-        )
-    base, uncertainty, manifest = load_calibrated(folder)
-    if data is None:
-        recorded = Path(manifest.get("data", {}).get("path", ""))
-        data = recorded if recorded.is_file() else None
-    ds = load_dataset(data)
-    if ctx.get_parameter_source("la") is not ParameterSource.DEFAULT:
-        asked = ds.la(la).la_code
-        if asked != base.la_code:
-            raise ParameterError(
-                f"--la {la} but {folder} calibrates {base.la_name} ({base.la_code}); "
-                "leave out --la with --calibrated"
-            )
-    return ds, base, uncertainty, list(manifest.get("estimates", []))
+def _echo_precision(result: api.RunResult) -> None:
+    precision = result.outcome.precision if result.outcome is not None else None
+    if precision is None:
+        return
+    met = precision.solution
+    text = (
+        f"met at {met} replications"
+        if met
+        else f"not met within {result.replications} replications (the cap)"
+    )
+    if not met and precision.blocked_by:
+        worst = ", ".join(f"{label} ({p:.1%})" for label, p in precision.blocked_by[:3])
+        more = f" and {len(precision.blocked_by) - 3} more" if len(precision.blocked_by) > 3 else ""
+        text += f"; furthest from it: {worst}{more}"
+    click.echo(f"  precision {result.manifest['precision']['target']:.3g}: {text}")
 
 
-def _history(h: LAHistory, metric: str) -> dict[int, float]:
-    return {y: v for y, v in h.series(metric).items() if y >= 2015}
-
-
-def _echo_headlines(outcome: RunOutcome, names: list[str]) -> None:
-    for name in names:
-        reps = [outcome.results[(name, i)] for i in range(outcome.replications)]
+def _echo_headlines(result: api.RunResult) -> None:
+    for name, reps in result.results.items():
         last_census, last_flow = reps[0].census_years[-1], reps[0].flow_years[-1]
         plans = np.array([r.value("ehcp_total_jan", last_census) for r in reps])
         pct = np.array([r.value("pct_within_20wks_excl_exceptions", last_flow) for r in reps])
@@ -621,17 +403,6 @@ def _echo_headlines(outcome: RunOutcome, names: list[str]) -> None:
             f"(90% band {np.percentile(plans, 5):.0f}-{np.percentile(plans, 95):.0f}); "
             f"within 20 weeks in {last_flow}: {pct_text}"
         )
-
-
-def _write_event_log(out: Path, outcome: RunOutcome) -> None:
-    from .outputs import fmt
-    from .store import atomic_open
-
-    with atomic_open(out / "event_log.csv") as f:
-        f.write("scenario,replication,entity_id,event,time\n")
-        for (name, rep), res in sorted(outcome.results.items()):
-            for entity, event, t in res.event_log:
-                f.write(f"{name},{rep},{entity},{event},{fmt(t)}\n")
 
 
 @main.command(name="compare")
@@ -649,15 +420,9 @@ def _write_event_log(out: Path, outcome: RunOutcome) -> None:
 def compare_cmd(run_dir: Path, against: str | None, out: Path | None, overwrite: bool) -> None:
     """Paired differences between each scenario of a run and the base scenario: mean,
     5th and 95th percentiles over replications, and the probability it is better."""
-    manifest = run_dir / "manifest.json"
-    la_name = read_json(manifest).get("la", {}).get("name", "") if manifest.exists() else ""
-    table = read_results(run_dir)
-    base = check_against(table, against)
-    target = out or run_dir / f"compare-{base}"
-    check_destination(target, overwrite)
-    with OutputFolder(target, "comparison", overwrite=overwrite) as folder:
-        write_comparison(run_dir, table, base, folder.working, la_name)
-    click.echo(f"Wrote {target / 'compare.csv'} (differences from {base})")
+    result = api.compare(run_dir, against=against, out=out, overwrite=overwrite)
+    assert result.folder is not None  # written, as asked
+    click.echo(f"Wrote {result.folder / 'compare.csv'} (differences from {result.against})")
 
 
 @main.command(name="scenarios")
@@ -752,19 +517,24 @@ def size_cmd(
 ) -> None:
     """The smallest level of a resource (EP FTE, coordinators, panel slots, review officers,
     special places) that meets a target in a year with the stated confidence."""
-    target = Target.parse(target_text)
-    ds = load_dataset(data)
-    history = ds.la(la)
-    start = start_year or history.latest_census_year()
-    span = years or max(1, year - start + 1)
-    base, _ = estimate_parameters(ds, la, start, span)
-    if scenario:
-        base = apply_scenario(base, resolve_scenario(scenario))
-    out = out or Path("runs") / f"{_slug(history.la_name)}-size-{resource}"
-    check_destination(out, overwrite)
-    result = size(base, resource, target, year, confidence, replications, seed, max_level)
-    with OutputFolder(out, "sizing", overwrite=overwrite) as folder:
-        write_sizing(folder.working, result, history.la_name)
+    result, written = api.size(
+        la,
+        resource=resource,
+        target=target_text,
+        year=year,
+        data=data,
+        scenario=scenario,
+        confidence=confidence,
+        replications=replications,
+        seed=seed,
+        start_year=start_year,
+        years=years,
+        max_level=max_level,
+        out=out,
+        overwrite=overwrite,
+        save_default=True,
+    )
+    target = result.target
     by_level = {p.level: p for p in result.points}
     text = f"{target.metric} {target.op} {target.value:g} in {year}"
     if result.answer is None:
@@ -794,7 +564,8 @@ def size_cmd(
             "trade-off curve.",
             err=True,
         )
-    click.echo(f"Wrote {out / 'sizing.csv'} and {out / 'sizing.png'}")
+    assert written is not None  # save_default: always written
+    click.echo(f"Wrote {written / 'sizing.csv'} and {written / 'sizing.png'}")
 
 
 @main.command(name="report")
@@ -808,7 +579,7 @@ def size_cmd(
 def report_cmd(run_dir: Path, out: Path | None, overwrite: bool) -> None:
     """One self-contained HTML report of a finished run, for a board paper (opens in any
     browser, prints to PDF)."""
-    path = write_report(run_dir, out or run_dir / "report.html", overwrite)
+    path = api.report(run_dir, out=out, overwrite=overwrite)
     click.echo(f"Wrote {path}")
 
 
@@ -862,30 +633,21 @@ def calibrate_cmd(
     capacity fitted by simulation, and a fit report of the simulated history against every
     published series. `sendsim run --calibrated OUT` uses the result."""
     started = time.perf_counter()
-    check_destination(out, overwrite)
-    ds = load_dataset(data)
-    h = ds.la(la)
-    with OutputFolder(out, "calibration", overwrite=overwrite) as folder:
-        cal = calibrate(
-            ds,
-            h.la_code,
-            until,
-            years,
-            fit=fit,
-            fit_replications=fit_replications,
-            seed=seed,
-            max_evaluations=max_evaluations,
-        )
-        rows, runs = check_history(cal, history_replications, seed)
-        write_calibration(
-            cal,
-            rows,
-            runs,
-            folder.working,
-            ds.path,
-            _version(),
-            [Path(sys.argv[0]).name, *sys.argv[1:]],
-        )
+    result = api.calibrate(
+        la,
+        data=data,
+        until=until,
+        years=years,
+        fit=fit,
+        fit_replications=fit_replications,
+        max_evaluations=max_evaluations,
+        history_replications=history_replications,
+        seed=seed,
+        out=out,
+        overwrite=overwrite,
+        command=[Path(sys.argv[0]).name, *sys.argv[1:]],
+    )
+    cal, rows = result.calibration, result.history_rows
     click.echo(
         f"Calibrated {cal.la_name} to January {cal.until} in "
         f"{time.perf_counter() - started:.0f} s: {len(cal.uncertainty.items)} uncertain "
@@ -900,45 +662,6 @@ def calibrate_cmd(
             f"{f.rms_completed_pct or 0:.0f}% on assessments completed, "
             f"{f.rms_pct20_points or 0:.0f} points on the 20-week %)"
         )
-
-
-class _BacktestFolder:
-    """A back-test's working folder: its settings (backtest.json) and each LA's outcome
-    saved as it finishes (las/<code>.json), so an interrupted run continues with --resume."""
-
-    def __init__(
-        self, folder: Path, settings: Settings, codes: list[str], data: Path | None, resume: bool
-    ):
-        self.las = folder / "las"
-        spec = {
-            "settings": dataclasses.asdict(settings),
-            "las": codes,
-            "data": None if data is None else str(data),
-        }
-        spec_path = folder / "backtest.json"
-        self.done: dict[str, list[ScoreRow] | str] = {}
-        if resume:
-            if not spec_path.is_file():
-                raise BacktestError(f"--resume: {folder} holds no back-test (no backtest.json)")
-            if read_json(spec_path) != spec:
-                raise BacktestError(
-                    f"--resume: {folder} was run with other settings, LAs or data "
-                    "(see its backtest.json); leave out --resume to start again"
-                )
-            for path in sorted(self.las.glob("*.json")):
-                try:
-                    self.done[path.stem] = rows_from_json(json.loads(path.read_text("utf-8")))
-                except (ValueError, KeyError, TypeError):
-                    # Written whole or not at all, so only damage from outside gets here:
-                    # that LA is simply back-tested again.
-                    path.unlink()
-        self.las.mkdir(exist_ok=True)
-        with atomic_open(spec_path) as f:
-            json.dump(spec, f, indent=1)
-
-    def save(self, code: str, out: list[ScoreRow] | str) -> None:
-        with atomic_open(self.las / f"{code}.json") as f:
-            json.dump(rows_to_json(out), f)
 
 
 @main.command(name="backtest")
@@ -997,77 +720,34 @@ def backtest_cmd(
 ) -> None:
     """Calibrate on the data as of an earlier census only, forecast from it, and score the
     forecasts (and two naive ones) against what was published after it."""
-    started = time.perf_counter()
-    ds = load_dataset(data)
-    if all_las:
-        codes = eligible_las(ds, origin, horizon, require_actuals=not allow_unscored)
-        if not codes:
-            raise BacktestError(
-                f"no LA in {ds.path} has a January {origin} census"
-                + ("" if allow_unscored else f" and published values within {horizon} years")
-            )
-    else:
-        h = ds.la(la)
-        check_origin(h, origin)
-        codes = [h.la_code]
-    if not allow_unscored:
-        check_horizon((ds.la(c) for c in codes), origin, horizon)
-    settings = Settings(
-        origin,
-        horizon,
-        replications,
-        seed,
-        fit,
-        parameter_uncertainty,
-        fit_replications,
-        max_evaluations,
+    args = [a for a in sys.argv[1:] if a not in ("--resume", "--overwrite")]
+    result = api.backtest(
+        la,
+        origin=origin,
+        horizon=horizon,
+        out=out,
+        data=data,
+        replications=replications,
+        seed=seed,
+        all_las=all_las,
+        jobs=jobs,
+        allow_unscored=allow_unscored,
+        fit=fit,
+        fit_replications=fit_replications,
+        max_evaluations=max_evaluations,
+        parameter_uncertainty=parameter_uncertainty,
+        resume=resume,
+        overwrite=overwrite,
+        resume_command=f"sendsim {' '.join(args)} --resume",
     )
-    if not resume:
-        check_destination(out, overwrite, resumable=True)
-    with OutputFolder(
-        out, "backtest", overwrite=overwrite, resume=resume, resumable=True
-    ) as folder:
-        saved = _BacktestFolder(folder.working, settings, codes, data, resume)
-        args = [a for a in sys.argv[1:] if a not in ("--resume", "--overwrite")]
-        try:
-            rows, skipped = run_backtest(
-                data,
-                codes,
-                settings,
-                jobs or default_jobs(),
-                saved.save,
-                saved.done,
-                worker_initializer(),
-            )
-        except KeyboardInterrupt:
-            click.echo(
-                f"\ninterrupted: {len(list(saved.las.glob('*.json')))} of {len(codes)} LAs "
-                f"are saved; continue with: sendsim {' '.join(args)} --resume",
-                err=True,
-            )
-            raise Interrupted() from None
-        except Exception:
-            if any(saved.las.glob("*.json")):
-                folder.keep()
-                click.echo(
-                    "the LAs finished so far are kept; once the cause below is put right, "
-                    f"continue with: sendsim {' '.join(args)} --resume",
-                    err=True,
-                )
-            raise
-        if skipped and not all_las:
-            raise BacktestError(next(iter(skipped.values())))
-        summary = summarise(rows)
-        write_scores(folder.working / "backtest_scores.csv", rows)
-        write_summary(folder.working / "backtest_summary.csv", summary)
-    for code, reason in skipped.items():
+    for code, reason in result.skipped.items():
         click.echo(f"skipped {code}: {reason}", err=True)
-    click.echo(format_summary(summary))
-    n = len({r.la_code for r in rows})
+    click.echo(format_summary(result.summary_rows))
+    n = len({r.la_code for r in result.rows})
     click.echo(
         f"{n} LA(s), origin January {origin}, horizon {horizon}, {replications} replications "
         f"({'fitted' if fit else 'direct'} team capacity, "
         f"{'with' if parameter_uncertainty else 'without'} parameter uncertainty), "
-        f"{time.perf_counter() - started:.0f} s. Wrote {out / 'backtest_scores.csv'} and "
+        f"{result.seconds:.0f} s. Wrote {out / 'backtest_scores.csv'} and "
         f"{out / 'backtest_summary.csv'}"
     )

@@ -455,9 +455,9 @@ def test_a_scenario_named_like_a_waterfall_step_is_refused(tmp_path: Path) -> No
 def test_an_interrupted_backtest_says_how_to_resume_and_resumes(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import experiments.cli
+    import experiments.api
 
-    real = experiments.cli.run_backtest
+    real = experiments.api.run_backtest
 
     def interrupted(*args: Any, **kwargs: Any) -> Any:
         save = args[4]
@@ -471,7 +471,7 @@ def test_an_interrupted_backtest_says_how_to_resume_and_resumes(
     out = tmp_path / "bt"
     args = [*BACKTEST, "--replications", "1", "--jobs", "1", "--out", str(out)]
     with monkeypatch.context() as mp:
-        mp.setattr(experiments.cli, "run_backtest", interrupted)
+        mp.setattr(experiments.api, "run_backtest", interrupted)
         result = invoke(args)
     assert result.exit_code == EXIT_INTERRUPTED
     assert "Traceback" not in result.output and "Aborted" not in result.output
@@ -485,7 +485,7 @@ def test_an_interrupted_backtest_says_how_to_resume_and_resumes(
         return real(*args, **kwargs)
 
     with monkeypatch.context() as mp:
-        mp.setattr(experiments.cli, "run_backtest", nothing_left_to_run)
+        mp.setattr(experiments.api, "run_backtest", nothing_left_to_run)
         ok(invoke([*args, "--resume"]))
     assert (out / "backtest_scores.csv").is_file()
 
