@@ -1,4 +1,4 @@
-"""The EHC needs assessment (SEND Code of Practice 2015, 9.45-9.52).
+"""The EHC needs assessment (SEND Code of Practice 2015, 9.40-9.53; advice 9.46-9.52).
 
 Once the LA has agreed to assess (or the tribunal has ordered it), advice is asked for on
 the decision day: educational advice from an educational psychologist (always), health and

@@ -1,4 +1,4 @@
-"""The decision to assess (SEND Code of Practice 2015, 9.14-9.16; appeals 11.45-11.52).
+"""The decision to assess (SEND Code of Practice 2015, 9.14-9.16; appeals: chapter 11).
 
 The LA must say within 6 weeks of a request whether it will assess. A panel sits on a
 fixed interval (`panel.sitting_interval_days`) with a limited number of slots and decides

@@ -1,4 +1,4 @@
-"""Plans moving in from other LAs (SEND Code of Practice 2015, 9.156-9.159).
+"""Plans moving in from other LAs (the SEND Regulations 2014, regulation 15).
 
 A plan transferred from another authority arrives on its own day, with an age band from
 `exits.moves_in_band_shares`, is placed like a new plan and reviewed on the usual cycle.

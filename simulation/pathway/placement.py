@@ -1,4 +1,4 @@
-"""Placement and waiting (SEND Code of Practice 2015, 9.78-9.84 and 9.88-9.89).
+"""Placement and waiting (section I of the plan; SEND Code of Practice 2015, 9.78-9.79).
 
 A plan names a setting in one of SEN2's nine placement groups, drawn by phase and need
 (`placement.mix_by_phase`, `placement.need_weights`). State special and resourced places are

@@ -1,4 +1,4 @@
-"""Identification and requests (SEND Code of Practice 2015, 6.44-6.56 and 9.14-9.16).
+"""Identification and requests (SEND Code of Practice 2015, chapter 6 and 9.14-9.16).
 
 Children come onto SEN support as settings identify a need, and leave it. Those on SEN
 support ask for an EHC needs assessment at a hazard by academic age (what early
@@ -139,7 +139,8 @@ def make_cases(
 ) -> list[Case]:
     """Cases with every random fortune drawn now, stream by stream, from the week's
     blocks (first-time requests first, so they draw the same numbers in every
-    scenario), then put in order of arrival."""
+    scenario), then put in order of arrival. Longer than most stages because each Case
+    is built field by field, by name."""
     n = len(ages)
     p = system.params
     a, pw = p.assessment, p.plan
