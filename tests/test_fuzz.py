@@ -28,8 +28,8 @@ holding exactly what it held (no hidden .sendsim-new or lock files). Exit 1 is a
 
 Bounded in CI: the profile "sendsim-fuzz-ci" is derandomized (the same examples every run,
 no example database) with no deadline; its example counts (SCENARIO_EXAMPLES,
-DATA_RUN_EXAMPLES, LAS_EXAMPLES below: 150, 80 and 150) run in about 17 s for the whole
-file on the 2-core development machine (measured at a load average below 1; about twice
+DATA_RUN_EXAMPLES, LAS_EXAMPLES below: 150, 80 and 150) run in 17-19 s for the whole
+file on the 2-core development machine (measured at load averages 0.7 and 2.2; at most twice
 that when the other core is busy). The run's charts are built but not laid out or saved
 (the slow part of a small run); with SENDSIM_FUZZ_CHARTS=1 they are drawn and saved as in
 a real run. An example running longer than SENDSIM_FUZZ_SLOW_SECONDS (default 60) fails:
@@ -55,6 +55,7 @@ import signal
 import sys
 import tempfile
 import tomllib
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from types import FrameType
@@ -368,7 +369,7 @@ def parameter_change(draw: st.DrawFn) -> tuple[str, str, Any]:
     default, meta = FIELDS[key]
     kind = draw(st.sampled_from(["", "add.", "multiply."]))
     value = draw(st.one_of(_numbers_like(default, dict(meta), key in SCALE), odd_value))
-    modest = isinstance(value, int | float) and math.isfinite(value) and 0 <= value <= 1e6
+    modest = isinstance(value, int | float) and 0 <= value <= 1e6  # not nan, inf or huge
     if key in SCALE and modest and kind:  # in range after the change: keep the system small
         cap = 3.0 if kind == "multiply." or "hazard" in key or "multiplier" in key else 50.0
         value = min(value, cap)
@@ -1069,3 +1070,20 @@ def test_an_la_code_spelt_in_two_cases_is_a_data_error() -> None:
         data.write_bytes(raw)
         result = invoke(["las", "--data", str(data)])
     assert result.exit_code == EXIT_BAD_INPUT and "one spelling per la_code" in result.output
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="experiments/finance.py mitigation_table takes np.nanmean / np.nanpercentile of "
+    "all-NaN columns (no plans issued: pct_within_20wks is NaN), and numpy's RuntimeWarnings "
+    "('Mean of empty slice', 'All-NaN slice encountered') reach the user's terminal",
+)
+def test_a_run_without_plans_issued_prints_no_numpy_warnings() -> None:
+    """No coordinators, so no plans issued in two years: the run succeeds, but must not
+    print Python warnings around its output."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result, _, _ = run_scenario(b"[plan]\ncoordinators = 0\n", years=2)
+    assert result.exit_code == 0, result.output
+    leaked = [f"{w.filename}:{w.lineno}: {w.message}" for w in caught]
+    assert not [w for w in leaked if "RuntimeWarning" in w or "slice" in w], leaked
