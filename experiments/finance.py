@@ -21,7 +21,7 @@ import numpy as np
 
 from simulation.results import Results
 
-from .outputs import fmt, stack, write_csv
+from .outputs import fmt, nanmean, nanpercentile, stack, write_csv
 from .store import atomic_open
 
 # (scenario, metric) -> (years, replications x years): read from Results in memory or from
@@ -202,11 +202,11 @@ def mitigation_table(source: Source, scenarios: Sequence[str], base: str) -> lis
                         base,
                         metric,
                         year,
-                        float(np.nanmean(a[:n, j])),
-                        float(np.nanmean(b[:n, j])),
-                        float(np.nanmean(d[:, j])),
-                        float(np.nanpercentile(d[:, j], 5)),
-                        float(np.nanpercentile(d[:, j], 95)),
+                        float(nanmean(a[:n, j])),
+                        float(nanmean(b[:n, j])),
+                        float(nanmean(d[:, j])),
+                        float(nanpercentile(d[:, j], 5)),
+                        float(nanpercentile(d[:, j], 95)),
                     )
                 )
     return out

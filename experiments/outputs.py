@@ -6,6 +6,7 @@ import csv
 import hashlib
 import math
 import subprocess
+import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
@@ -50,6 +51,21 @@ def write_results(f: IO[str], results: Mapping[str, Iterable[tuple[int, Results]
             w.writerows(
                 (scenario, rep, year, metric, fmt(value)) for year, metric, value in res.rows()
             )
+
+
+def nanpercentile(values: np.ndarray, q: Any, axis: int | None = None) -> Any:
+    """np.nanpercentile, quietly NaN where every value is missing (a year with no plans
+    issued has no 20-week share); NumPy would warn on the terminal."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return np.nanpercentile(values, q, axis=axis)
+
+
+def nanmean(values: np.ndarray, axis: int | None = None) -> Any:
+    """np.nanmean, quietly NaN where every value is missing."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return np.nanmean(values, axis=axis)
 
 
 def stack(reps: list[Results], metric: str) -> tuple[list[int], np.ndarray]:

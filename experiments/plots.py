@@ -16,7 +16,7 @@ from matplotlib.ticker import MaxNLocator
 
 from simulation.results import Results
 
-from .outputs import stack
+from .outputs import nanmean, nanpercentile, stack
 
 TITLES = {
     "ehcp_total_jan": "EHC plans at the January census",
@@ -88,7 +88,7 @@ def fan_chart(
     fig, ax = plt.subplots(figsize=(8, 4.5), dpi=110)
     years, table = stack(list(reps), metric)
     if table.size and not np.all(np.isnan(table)):
-        q5, q25, q50, q75, q95 = np.nanpercentile(table, [5, 25, 50, 75, 95], axis=0)
+        q5, q25, q50, q75, q95 = nanpercentile(table, [5, 25, 50, 75, 95], axis=0)
         colour = COLOURS[0]
         ax.fill_between(years, q5, q95, color=colour, alpha=0.2, lw=0, label="5-95%")
         ax.fill_between(years, q25, q75, color=colour, alpha=0.4, lw=0, label="25-75%")
@@ -110,7 +110,7 @@ def scenario_chart(
         years, table = stack(list(runs), metric)
         if not table.size or np.all(np.isnan(table)):
             continue
-        q25, q50, q75 = np.nanpercentile(table, [25, 50, 75], axis=0)
+        q25, q50, q75 = nanpercentile(table, [25, 50, 75], axis=0)
         colour = COLOURS[k % len(COLOURS)]
         ax.fill_between(years, q25, q75, color=colour, alpha=0.2, lw=0)
         ax.plot(years, q50, color=colour, lw=2, label=f"{scenario} (median, 25-75%)")
@@ -133,11 +133,11 @@ def difference_chart(
         if not d.size or np.all(np.isnan(d)):
             continue
         colour = COLOURS[k % len(COLOURS)]
-        q5, q95 = np.nanpercentile(d, [5, 95], axis=0)
+        q5, q95 = nanpercentile(d, [5, 95], axis=0)
         ax.fill_between(years, q5, q95, color=colour, alpha=0.2, lw=0)
         ax.plot(
             years,
-            np.nanmean(d, axis=0),
+            nanmean(d, axis=0),
             color=colour,
             lw=2,
             label=f"{scenario} - {against} (mean, 5-95%)",

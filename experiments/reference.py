@@ -151,7 +151,8 @@ problem`, with a non-zero exit and no output written: missing columns, a wrong n
 fields, an empty or non-numeric value, a year out of range, an unknown period type, a
 metric name that is not below (names starting `pct_` are accepted as percentages), a
 metric with the wrong period type, a negative count, a percentage outside 0-100, a
-duplicate (la_code, year, period_type, metric), one code with two names.
+duplicate (la_code, year, period_type, metric), one code with two names or two spellings
+(codes match whatever their case).
 
 The estimates then need, for a start in January Y: `ehcp_total_jan` at January Y; in some
 calendar year before Y, `requests_received`, `requests_refused`, `assessments_plan_issued`

@@ -1072,12 +1072,6 @@ def test_an_la_code_spelt_in_two_cases_is_a_data_error() -> None:
     assert result.exit_code == EXIT_BAD_INPUT and "one spelling per la_code" in result.output
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="experiments/finance.py mitigation_table takes np.nanmean / np.nanpercentile of "
-    "all-NaN columns (no plans issued: pct_within_20wks is NaN), and numpy's RuntimeWarnings "
-    "('Mean of empty slice', 'All-NaN slice encountered') reach the user's terminal",
-)
 def test_a_run_without_plans_issued_prints_no_numpy_warnings() -> None:
     """No coordinators, so no plans issued in two years: the run succeeds, but must not
     print Python warnings around its output."""
