@@ -2,10 +2,11 @@
 calibrated model against the history it was fitted to.
 
 ``calibrate(ds, la, until)`` reads the LA's data as of the January census ``until`` (flows
-up to ``until - 1``: nothing published later), starts from the direct estimates of
-:mod:`calibration.defaults`, replaces the request level and trend with a Poisson regression,
-estimates the growth of the teams' output, fits the teams' capacity by simulation, and
-attaches the uncertainty of each estimate. The result starts at January ``until``.
+up to ``until - 1``: nothing published later) and composes the section estimators of
+:mod:`calibration.estimators` with the request level and trend of a Poisson regression and
+the teams growing as their output has; then the capacity fit refines the team sizes (and
+the panel) by simulation, with a note of each change, and adds their uncertainty. The
+result starts at January ``until``.
 """
 
 from __future__ import annotations
@@ -20,16 +21,10 @@ from simulation.parameters import Parameters
 from simulation.results import Results
 from simulation.uncertainty import Component, ParameterUncertainty, Uncertain
 
-from .breaks import Adjustment, clean_history
-from .defaults import Estimate, estimate_parameters
-from .estimation import (
-    REQUEST_LEVEL_TARGETS,
-    PoissonTrend,
-    capacity_growth,
-    clip_trend,
-    estimate_uncertainty,
-    poisson_trend,
-)
+from .breaks import Adjustment
+from .defaults import estimate_parameters
+from .estimation import PoissonTrend
+from .estimators import Estimate, estimate_all
 from .fitting import CapacityFit, fit_capacity
 from .la_data import Dataset, LAHistory
 
@@ -44,9 +39,6 @@ __all__ = [
 
 FIT_WINDOW = 3
 HISTORY_CHECK_STREAM = 1
-#: Growth of the teams' output held inside this range (*assumption*: teams are not cut
-#: by more than a tenth a year nor grown by more than 30%).
-GROWTH_LIMITS = (-0.1, 0.3)
 
 
 @dataclass
@@ -134,60 +126,11 @@ def calibrate(
 ) -> Calibration:
     """Calibrate ``la`` on data as of January ``until`` (default: its latest census)."""
     raw = ds.la(la)
-    h, adjustments = clean_history(raw)
     start = raw.latest_census_year() if until is None else until
-    params, notes = estimate_parameters(ds, la, start, years)
-    last = start - 1
-
-    def note(key: str, value: object, source: str) -> None:
-        notes[:] = [n for n in notes if n.key != key]
-        notes.append(Estimate(key, value, source))
-
-    requests = poisson_trend(h.series("requests_received"), last)
-    if requests is not None:
-        # The direct estimates run at the last year's published count from 1 January; the
-        # regression's rate at that date is its fitted level half a year on.
-        trend = clip_trend(requests.growth)
-        observed = h.get("requests_received", requests.years[-1]) or requests.level
-        at_start = requests.level * (1.0 + trend) ** 0.5
-        factor = at_start / observed if observed > 0 else 1.0
-        d = params.demand
-        params = params.override(
-            {
-                "demand": {
-                    **{
-                        t.split(".")[1]: [v * factor for v in getattr(d, t.split(".")[1])]
-                        for t in REQUEST_LEVEL_TARGETS
-                    },
-                    "request_trend": trend,
-                }
-            },
-            "calibration",
-        )
-        note(
-            "demand.request_trend",
-            round(trend, 4),
-            f"Poisson log-linear regression of requests_received {requests.years[0]}-"
-            f"{requests.years[-1]}: {requests.level:.0f} a year in {requests.years[-1]} "
-            f"(sd {requests.sd_log_level:.3f} on the log scale), growth {requests.growth:+.1%} "
-            f"(sd {requests.sd_slope:.3f})"
-            + (" held at the limit" if trend != requests.growth else ""),
-        )
-
-    growth = capacity_growth(h, last)
-    g = 0.0
-    if growth is not None and len(growth.years) >= 3:
-        g = float(min(max(growth.growth, GROWTH_LIMITS[0]), GROWTH_LIMITS[1]))
-        params = params.override(
-            {"assessment": {"ep_fte_growth": g}, "plan": {"coordinator_growth": g}}, "calibration"
-        )
-        note(
-            "assessment.ep_fte_growth",
-            round(g, 4),
-            f"Poisson log-linear trend of assessments completed {growth.years[0]}-"
-            f"{growth.years[-1]} ({growth.growth:+.1%} a year)",
-        )
-
+    estimates = estimate_all(ds, la, start, years, request_regression=True, fitted_growth=True)
+    params, notes = estimates.params, list(estimates.notes)
+    h = estimates.history
+    requests, g = estimates.demand.regression, estimates.growth.growth
     capacity: CapacityFit | None = None
     window = fit_window(h, start) if fit else []
     if window:
@@ -195,38 +138,14 @@ def calibrate(
         capacity = fit_capacity(
             h, hist, window, g, fit_replications, seed, max_evaluations=max_evaluations
         )
-        params = params.override(
-            {
-                "assessment": {"ep_fte": round(capacity.ep_fte, 3)},
-                "plan": {"coordinators": round(capacity.coordinators, 3)},
-            },
-            "calibration",
-        )
-        note(
-            "assessment.ep_fte",
-            round(capacity.ep_fte, 2),
-            f"fitted by simulating {window[0]}-{window[-1]} ({capacity.evaluations} "
-            f"evaluations of {fit_replications} replications on common random numbers): "
-            f"assessments completed within {capacity.rms_completed_pct or 0:.0f}% and "
-            f"20-week % within {capacity.rms_pct20_points or 0:.0f} points (rms)",
-        )
-        note("plan.coordinators", round(capacity.coordinators, 2), "fitted with the EP team")
-        if capacity.panel is not None:
-            # The same multiple of the start's weekly requests as fitted on the window.
-            weekly = (requests.level if requests is not None else 0.0) / 52.18
-            slots = max(1, round(capacity.panel.slots_per_weekly_request * weekly))
-            params = params.override({"panel": {"slots_per_sitting": slots}}, "calibration")
-            note(
-                "panel.slots_per_sitting",
-                slots,
-                f"fitted to the published share of decisions within 6 weeks "
-                f"({', '.join(f'{y}: {o:.1f}%' for y, o, _ in capacity.panel.years)}): "
-                f"{capacity.panel.slots_per_weekly_request:.2f} x the weekly requests",
-            )
+        params, fitted = _refine(params, capacity, requests, fit_replications)
+        notes += fitted
     elif fit:
-        note("assessment.ep_fte", params.assessment.ep_fte, "not fitted: no history window")
+        notes.append(
+            Estimate("assessment.ep_fte", params.assessment.ep_fte, "not fitted: no history window")
+        )
 
-    items = estimate_uncertainty(h, params, last, requests)
+    items = list(estimates.uncertainty)
     if capacity is not None:
         items.append(
             Uncertain(
@@ -247,22 +166,73 @@ def calibrate(
         params=params.override({}, source=f"calibration of {raw.la_name} to January {start}"),
         uncertainty=ParameterUncertainty(tuple(items)),
         notes=notes,
-        adjustments=adjustments,
+        adjustments=list(estimates.adjustments),
         requests=requests,
-        growth=growth,
+        growth=estimates.growth.trend,
         fit=capacity,
         history=h,
     )
+
+
+def _refine(
+    params: Parameters,
+    capacity: CapacityFit,
+    requests: PoissonTrend | None,
+    fit_replications: int,
+) -> tuple[Parameters, list[Estimate]]:
+    """``params`` with the team sizes (and the panel's slots, where fitted) the capacity
+    fit found, and a note of each change: the direct estimates' notes stay, as the fit's
+    starting point."""
+    window = capacity.window
+    before = (params.assessment.ep_fte, params.plan.coordinators)
+    params = params.override(
+        {
+            "assessment": {"ep_fte": round(capacity.ep_fte, 3)},
+            "plan": {"coordinators": round(capacity.coordinators, 3)},
+        },
+        "calibration",
+    )
+    notes = [
+        Estimate(
+            "assessment.ep_fte",
+            round(capacity.ep_fte, 2),
+            f"fitted by simulating {window[0]}-{window[-1]} ({capacity.evaluations} "
+            f"evaluations of {fit_replications} replications on common random numbers), "
+            f"from the direct {before[0]:g}: assessments completed within "
+            f"{capacity.rms_completed_pct or 0:.0f}% and 20-week % within "
+            f"{capacity.rms_pct20_points or 0:.0f} points (rms)",
+        ),
+        Estimate(
+            "plan.coordinators",
+            round(capacity.coordinators, 2),
+            f"fitted with the EP team, from the direct {before[1]:g}",
+        ),
+    ]
+    if capacity.panel is not None:
+        # The same multiple of the start's weekly requests as fitted on the window.
+        weekly = (requests.level if requests is not None else 0.0) / 52.18
+        slots = max(1, round(capacity.panel.slots_per_weekly_request * weekly))
+        direct = params.panel.slots_per_sitting
+        params = params.override({"panel": {"slots_per_sitting": slots}}, "calibration")
+        notes.append(
+            Estimate(
+                "panel.slots_per_sitting",
+                slots,
+                f"fitted to the published share of decisions within 6 weeks "
+                f"({', '.join(f'{y}: {o:.1f}%' for y, o, _ in capacity.panel.years)}): "
+                f"{capacity.panel.slots_per_weekly_request:.2f} x the weekly requests, "
+                f"from the direct {direct}",
+            )
+        )
+    return params, notes
 
 
 def direct_uncertainty(ds: Dataset, la: str, params: Parameters) -> ParameterUncertainty:
     """The estimation uncertainty of direct estimates (:func:`estimate_parameters`, whose
     start census is ``params.run.start_year``): every quantity but the team capacity, which
     only the simulation fit estimates."""
-    h, _ = clean_history(ds.la(la))
-    last = params.run.start_year - 1
-    requests = poisson_trend(h.series("requests_received"), last)
-    return ParameterUncertainty(tuple(estimate_uncertainty(h, params, last, requests)))
+    estimates = estimate_all(ds, la, params.run.start_year, params.run.years)
+    return ParameterUncertainty(estimates.uncertainty)
 
 
 # --------------------------------------------------------------------------- history check

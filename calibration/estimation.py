@@ -1,35 +1,22 @@
-"""Estimates with their uncertainty, from an LA's published history.
+"""The distributions of estimates: the statistical tools the section estimators
+(:mod:`calibration.estimators`) build each estimate's uncertainty with.
 
-Each uncertain quantity gets a distribution that a replication draws from
-(:mod:`simulation.uncertainty`):
-
-* **Requests**: a Poisson log-linear regression of ``requests_received`` on the year over
-  the last five years up to the start (fitted by maximum likelihood with scipy), giving the
-  level in the last year and the annual growth with their joint (bivariate normal)
-  uncertainty. Yearly counts vary far more than a Poisson count would, so the covariance
-  is scaled by the Pearson dispersion (quasi-Poisson), and the level's variance adds a
-  year's own overdispersed spread about the line (a predictive interval). SEN2 does not
-  publish requests by age, so the age split (from new plans by age at start) is not
-  varied.
-* **Rates with a numerator and a denominator** (refusals of requests, decisions not to
-  issue, moves between mainstream and special schools): a beta distribution with the
-  pooled rate of the recent years as its mean. Its spread is the binomial posterior's
+* :func:`poisson_trend`: a Poisson log-linear regression of a yearly count on the year
+  (maximum likelihood with scipy), giving the level in the last year and the annual growth
+  with their joint (bivariate normal) uncertainty. Yearly counts vary far more than a
+  Poisson count would, so the covariance is scaled by the Pearson dispersion
+  (quasi-Poisson); :meth:`PoissonTrend.cov_at_start` adds a year's own overdispersed spread
+  about the line to the level (a predictive interval).
+* :func:`beta_rate`: a rate with a numerator and a denominator as a beta distribution with
+  the pooled rate of the recent years as its mean. Its spread is the binomial posterior's
   (uniform prior) or, when the rate moved more from year to year than sampling explains,
   the predictive spread of the yearly rates: the between-year variance times (1 + 1/n),
   the variance of a new year's rate about the mean of n years. A forecast's rate is the
   rate of years not yet seen, which vary about the LA's mean as the past years did.
-* **Ceasing**: the level of every ceasing hazard, log-normal with the predictive spread of
-  the yearly log ceasing rates (plans ceased over the January caseload), at least the
-  Poisson spread.
-* **Moves in**: normal with the predictive spread of the yearly stock-flow residuals.
-* **Placement of new plans**: a Dirichlet for each phase around the estimated mix, as
-  certain as one year of that phase's new plans would make it (*assumption*: SEN2 does not
-  publish new plans by placement for an LA, so the mix is derived, not observed).
-* **Team capacity growth**: a Poisson log-linear regression of assessments completed (plans
-  issued plus decisions not to issue), the growth of what the teams deliver.
+  :func:`beta_item` turns one into the uncertain quantity of a parameter.
 
-Simulation-based fitting (:mod:`calibration.fitting`) adds the capacity of the EP and
-coordinator teams.
+Which quantity of which section uses which tool is in each section's module and in
+docs/architecture.md (Calibration and parameter uncertainty).
 """
 
 from __future__ import annotations
@@ -40,30 +27,18 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import optimize
 
-from simulation.parameters import Parameters
 from simulation.uncertainty import Component, Uncertain
-from simulation.vocabulary import AGE_BANDS, BAND_NAMES, PHASES
-
-from .defaults import assessments_completed, moves_in_by_year, net_exits_by_year
-from .la_data import LAHistory
 
 __all__ = [
+    "TREND_LIMITS",
     "BetaRate",
     "PoissonTrend",
+    "beta_item",
     "beta_rate",
-    "capacity_growth",
-    "estimate_uncertainty",
+    "clip_trend",
     "poisson_trend",
 ]
 
-#: What a change in the level of requests moves: the children on SEN support (with the
-#: identification that keeps that pool steady) and the direct requests. Moving the hazard
-#: instead would be damped as the pool it drains shrinks.
-REQUEST_LEVEL_TARGETS = (
-    "demand.sen_support_by_age",
-    "demand.identification_by_age",
-    "demand.direct_requests_by_age",
-)
 TREND_YEARS = 5
 RECENT_YEARS = 3
 #: Trends are held inside this range, as the defaults' are: a five-year line through a
@@ -176,18 +151,17 @@ def beta_rate(
     return BetaRate(a, b, tuple(years), False)
 
 
-def capacity_growth(h: LAHistory, until: int) -> PoissonTrend | None:
-    """The trend of assessments completed (plans issued plus not issued) up to ``until``."""
-    return poisson_trend(assessments_completed(h), until)
-
-
 def clip_trend(g: float) -> float:
+    """``g`` held inside TREND_LIMITS."""
     return float(min(max(g, TREND_LIMITS[0]), TREND_LIMITS[1]))
 
 
-def _beta_item(
+def beta_item(
     name: str, rate: BetaRate | None, target: str, point: float, what: str
 ) -> list[Uncertain]:
+    """The uncertain quantity ``name`` moving ``target`` (on the logit scale), a beta with
+    ``rate``'s concentration centred on ``point``, the value the parameters hold; none
+    without a rate or for a point of 0 or 1."""
     if rate is None or not 0.0 < point < 1.0:
         return []
     how = "spread of the yearly rates" if rate.between_years else "binomial posterior"
@@ -203,157 +177,3 @@ def _beta_item(
             f"{what}, {rate.years[0]}-{rate.years[-1]} ({how})",
         )
     ]
-
-
-def _log_rates(num: dict[int, float], den: dict[int, float], years: list[int]) -> list[float]:
-    return [math.log(num[y] / den[y]) for y in years if num.get(y, 0) > 0 and den.get(y, 0) > 0]
-
-
-def estimate_uncertainty(
-    h: LAHistory, params: Parameters, last: int, requests: PoissonTrend | None
-) -> list[Uncertain]:
-    """The uncertain quantities of ``params`` (estimated from ``h`` with flows up to
-    ``last``), each centred on the value ``params`` holds."""
-    items: list[Uncertain] = []
-    if requests is not None and len(requests.years) >= 2:
-        items.append(
-            Uncertain(
-                "requests",
-                "mvnormal",
-                {"mean": [0.0, 0.0], "cov": [list(r) for r in requests.cov_at_start()]},
-                (
-                    Component(REQUEST_LEVEL_TARGETS, "log", 0.0),
-                    Component(("demand.request_trend",), "log1p", 0.0),
-                ),
-                f"Poisson log-linear regression of requests_received, "
-                f"{requests.years[0]}-{requests.years[-1]} (dispersion "
-                f"{requests.dispersion:.1f})",
-            )
-        )
-    req, ref = h.series("requests_received"), h.series("requests_refused")
-    items += _beta_item(
-        "p_refuse",
-        beta_rate(ref, req, last),
-        "panel.p_refuse",
-        params.panel.p_refuse,
-        "requests_refused / requests_received",
-    )
-    items += _beta_item(
-        "p_not_issue",
-        beta_rate(h.series("assessments_not_issued"), assessments_completed(h), last),
-        "assessment.p_not_issue",
-        params.assessment.p_not_issue,
-        "assessments_not_issued / assessments completed",
-    )
-    main = h.series("caseload_mainstream")
-    special = {
-        y: v + h.series("caseload_special_independent_nm").get(y, 0.0)
-        for y, v in h.series("caseload_special_state").items()
-    }
-    items += _beta_item(
-        "p_step_up",
-        beta_rate(h.series("transfers_mainstream_to_special"), main, last),
-        "review.p_step_up",
-        params.review.p_step_up,
-        "transfers_mainstream_to_special / caseload_mainstream",
-    )
-    items += _beta_item(
-        "p_step_down",
-        beta_rate(h.series("transfers_special_to_mainstream"), special, last),
-        "review.p_step_down",
-        params.review.p_step_down,
-        "transfers_special_to_mainstream / special school caseload",
-    )
-
-    # Ceasing: the level of all ceasing hazards together.
-    ceased = h.series("ceased_total")
-    stock = h.series("ehcp_total_jan")
-    what = "plans ceased"
-    if not [y for y in ceased if y <= last]:
-        # Before person-level SEN2 the aggregate return undercounted plans ended (see
-        # calibration.defaults): net exits from the stock-flow identity stand in.
-        ceased = {y: v for y, v in net_exits_by_year(h, last).items() if v > 0}
-        what = "net exits (new plans less the change in the caseload)"
-    years = [y for y in sorted(ceased) if y <= last and y in stock][-RECENT_YEARS:]
-    logs = _log_rates(ceased, stock, years)
-    if logs:
-        spread = (
-            float(np.std(logs, ddof=1)) * math.sqrt(1 + 1 / len(logs)) if len(logs) >= 2 else 0.0
-        )
-        poisson = 1.0 / math.sqrt(max(1.0, sum(ceased[y] for y in years)))
-        items.append(
-            Uncertain(
-                "ceasing",
-                "normal",
-                {"mean": 0.0, "sd": max(spread, poisson)},
-                (Component(("exits.hazard_by_band", "review.p_cease"), "log", 0.0),),
-                f"yearly {what} / January caseload, {years[0]}-{years[-1]}",
-            )
-        )
-
-    # Moves in: the spread of the stock-flow residuals.
-    residuals = list(moves_in_by_year(h, last).values())[-RECENT_YEARS:]
-    if len(residuals) >= 2:
-        items.append(
-            Uncertain(
-                "moves_in",
-                "normal",
-                {
-                    "mean": 0.0,
-                    "sd": float(np.std(residuals, ddof=1) * math.sqrt(1 + 1 / len(residuals))),
-                },
-                (Component(("exits.moves_in_per_year",), "shift", 0.0),),
-                f"predictive spread of {len(residuals)} yearly stock-flow residuals",
-            )
-        )
-
-    # Placement of new plans: a Dirichlet per phase, worth one year of the phase's plans.
-    new = h.series("new_ehcps")
-    new_last = np.mean([v for y, v in new.items() if y <= last][-RECENT_YEARS:] or [0.0])
-    band_new = np.array(
-        [sum(v for y, v in h.series(f"newplans_age_{b}").items() if y <= last) for b in BAND_NAMES]
-    )
-    band_share = band_new / band_new.sum() if band_new.sum() > 0 else np.full(len(BAND_NAMES), 0.2)
-    for phase, (lo, hi) in PHASES.items():
-        mix = params.placement.mix_by_phase.get(phase, {})
-        keys = tuple(k for k, v in mix.items() if v > 0)
-        if len(keys) < 2:
-            continue
-        share = sum(
-            band_share[b] * _overlap((lo, hi), rng) for b, rng in enumerate(AGE_BANDS.values())
-        )
-        n_year = float(new_last * share)
-        if n_year < 2:
-            continue
-        total = sum(mix[k] for k in keys)
-        point = tuple(mix[k] / total for k in keys)
-        items.append(
-            Uncertain(
-                f"placement_{phase}",
-                "dirichlet",
-                {"alpha": [p * n_year for p in point]},
-                (Component((f"placement.mix_by_phase.{phase}",), "log_shares", point, keys),),
-                f"mix of new {phase} plans, as certain as one year's {n_year:.0f} plans "
-                "(*assumption*)",
-            )
-        )
-
-    growth = capacity_growth(h, last)
-    if growth is not None and len(growth.years) >= 3:
-        items.append(
-            Uncertain(
-                "capacity_growth",
-                "normal",
-                {"mean": 0.0, "sd": growth.sd_slope},
-                (Component(("assessment.ep_fte_growth", "plan.coordinator_growth"), "log1p", 0.0),),
-                f"Poisson log-linear regression of assessments completed, "
-                f"{growth.years[0]}-{growth.years[-1]}",
-            )
-        )
-    return items
-
-
-def _overlap(a: tuple[int, int], b: tuple[int, int]) -> float:
-    """Share of band ``b``'s ages that fall in ``a``."""
-    lo, hi = max(a[0], b[0]), min(a[1], b[1])
-    return max(0, hi - lo + 1) / (b[1] - b[0] + 1)

@@ -41,7 +41,7 @@ from simulation.model import run_replication
 from simulation.parameters import Parameters
 from simulation.results import Results
 
-from .defaults import assessments_completed
+from .estimators.common import assessments_completed
 from .la_data import LAHistory
 
 __all__ = ["CapacityFit", "FitYear", "PanelFit", "fit_capacity", "fit_panel", "history_parameters"]
