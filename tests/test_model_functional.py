@@ -109,7 +109,7 @@ def test_no_ep_capacity_queue_metrics_show_the_wait() -> None:
 
 def test_no_ep_capacity_only_initial_drafting_stage_cases_issue() -> None:
     """Initial assessments in progress whose request is more than 10 weeks old start at the
-    drafting stage (model._initial_state) and need no EP; the elapsed time is uniform on
+    drafting stage (pathway.start.initial_state) and need no EP; the elapsed time is uniform on
     [0, 20 weeks), so the number that issue is Binomial(N, 1/2) and the rest never do."""
     n, seeds = 80, range(6)
     p = small_la(
