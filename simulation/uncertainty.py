@@ -221,7 +221,7 @@ def _section_field(path: str) -> tuple[str, str, str | None]:
 
 
 @functools.cache
-def _limits(section: str, name: str) -> tuple[float | None, float | None]:
+def field_limits(section: str, name: str) -> tuple[float | None, float | None]:
     """A field's allowed range (static: read once, not on every replication's draw)."""
     sec = getattr(Parameters(), section)
     for f in fields(sec):
@@ -261,7 +261,7 @@ class ParameterUncertainty:
             for c, d in zip(u.components, deltas[u.name], strict=True):
                 for target in c.targets:
                     section, name, key = _section_field(target)
-                    lo, hi = _limits(section, name)
+                    lo, hi = field_limits(section, name)
                     value = current(section, name)
                     if c.scale == "log_shares":
                         value = _move_shares(value, key, c.keys, np.asarray(d, dtype=float))
@@ -315,7 +315,7 @@ class ParameterUncertainty:
                             f"{where}: '{u.name}' targets '{target}', not a parameter "
                             "(targets are section.field, e.g. panel.p_refuse)"
                         )
-                    _limits(section, name)
+                    field_limits(section, name)
             n = len(u.components)
             p = u.params
             try:
