@@ -63,7 +63,16 @@ from .output_folder import Interrupted, OutputFolder, check_destination
 from .report import write_report
 from .runner import default_jobs, make_executor, replication_seeds, worker_initializer
 from .scenarios import resolve_scenario, scenario_runs, waterfall_steps
-from .sizing import Sizing, Target, write_sizing
+from .sizing import (
+    JointSizing,
+    Sizing,
+    SizingError,
+    Target,
+    binding,
+    size_joint,
+    write_joint_sizing,
+    write_sizing,
+)
 from .sizing import size as size_resource
 from .store import RunStore, StoreError, atomic_open
 
@@ -471,10 +480,22 @@ def report(run_dir: str | Path, *, out: str | Path | None = None, overwrite: boo
 # --------------------------------------------------------------------------- size
 
 
+@dataclass(frozen=True)
+class SizeResult:
+    """A sizing: of one resource (`sizing`, and where no level meets the target, the other
+    resources that lift it: `binding`), or of two together (`joint`)."""
+
+    la_name: str
+    sizing: Sizing | None
+    joint: JointSizing | None
+    binding: list[tuple[str, float, float]]
+    folder: Path | None
+
+
 def size(
     la: str = DEFAULT_LA,
     *,
-    resource: str,
+    resource: str | Sequence[str],
     target: str,
     year: int,
     data: str | Path | None = None,
@@ -488,15 +509,18 @@ def size(
     out: str | Path | None = None,
     overwrite: bool = False,
     save_default: bool = False,
-) -> tuple[Sizing, Path | None]:
+) -> SizeResult:
     """The smallest level of `resource` meeting `target` (e.g. "new_ehcps>=100") in `year`
-    with the stated confidence, and the folder it was written to: `out`, or with
-    `save_default` runs/<la>-size-<resource> as the command does, or None."""
+    with the stated confidence, or with two resources the cheapest combination; written
+    to `out`, or with `save_default` to runs/<la>-size-<resource> as the command does."""
+    names = [resource] if isinstance(resource, str) else list(resource)
+    if not 1 <= len(names) <= 2:
+        raise SizingError(f"size one resource or two together, not {len(names)}")
     goal = Target.parse(target)
     ds = load_dataset(None if data is None else Path(data))
     history = ds.la(la)
     if out is None and save_default:
-        out = Path("runs") / f"{slug(history.la_name)}-size-{resource}"
+        out = Path("runs") / f"{slug(history.la_name)}-size-{'-'.join(names)}"
     start = start_year or history.latest_census_year()
     span = years or max(1, year - start + 1)
     if out is not None:
@@ -504,11 +528,25 @@ def size(
     base, _ = estimate_parameters(ds, la, start, span)
     if scenario:
         base = apply_scenario(base, resolve_scenario(str(scenario)))
-    result = size_resource(base, resource, goal, year, confidence, replications, seed, max_level)
+    single = joint = None
+    binds: list[tuple[str, float, float]] = []
+    if len(names) == 2:
+        joint = size_joint(
+            base, (names[0], names[1]), goal, year, confidence, replications, seed, max_level
+        )
+    else:
+        single = size_resource(
+            base, names[0], goal, year, confidence, replications, seed, max_level
+        )
+        if single.answer is None:
+            binds = binding(base, names[0], goal, year, replications, seed, max_level)
     if out is not None:
         with OutputFolder(Path(out), "sizing", overwrite=overwrite) as folder:
-            write_sizing(folder.working, result, history.la_name)
-    return result, None if out is None else Path(out)
+            if joint is not None:
+                write_joint_sizing(folder.working, joint, history.la_name)
+            elif single is not None:
+                write_sizing(folder.working, single, history.la_name)
+    return SizeResult(history.la_name, single, joint, binds, None if out is None else Path(out))
 
 
 # --------------------------------------------------------------------------- calibrate
@@ -736,6 +774,7 @@ __all__ = [
     "CalibrateResult",
     "CompareResult",
     "RunResult",
+    "SizeResult",
     "Table",
     "backtest",
     "calibrate",

@@ -24,7 +24,7 @@ from .output_folder import Interrupted, OutputError
 from .report import ReportError
 from .runner import ExperimentError
 from .scenarios import library
-from .sizing import RESOURCES, SizingError
+from .sizing import RESOURCES, JointSizing, Sizing, SizingError, Target
 from .store import StoreError
 from .toml_out import dumps as toml_dumps
 
@@ -464,7 +464,13 @@ def params(la: str, data: Path | None, start_year: int | None, years: int | None
     help="Size on top of a scenario rather than the LA's defaults.",
 )
 @click.option(
-    "--resource", required=True, type=click.Choice(sorted(RESOURCES)), help="What to size."
+    "--resource",
+    "resources",
+    required=True,
+    multiple=True,
+    type=click.Choice(sorted(RESOURCES)),
+    help="What to size; twice (--resource ep_fte --resource coordinator_fte) for the "
+    "cheapest combination of the two.",
 )
 @click.option(
     "--target",
@@ -496,14 +502,14 @@ def params(la: str, data: Path | None, start_year: int | None, years: int | None
 @click.option(
     "--out",
     type=click.Path(path_type=Path, file_okay=False),
-    help="Folder for sizing.csv and sizing.png [default: runs/<la>-size-<resource>].",
+    help="Folder for sizing.csv and sizing.png [default: runs/<la>-size-<resources>].",
 )
 @click.option("--overwrite", is_flag=True, help="Replace --out if it exists.")
 def size_cmd(
     la: str,
     data: Path | None,
     scenario: str | None,
-    resource: str,
+    resources: tuple[str, ...],
     target_text: str,
     year: int,
     confidence: float,
@@ -516,10 +522,11 @@ def size_cmd(
     overwrite: bool,
 ) -> None:
     """The smallest level of a resource (EP FTE, coordinators, panel slots, review officers,
-    special places) that meets a target in a year with the stated confidence."""
-    result, written = api.size(
+    special places) that meets a target in a year with the stated confidence, or the
+    cheapest combination of two."""
+    result = api.size(
         la,
-        resource=resource,
+        resource=resources,
         target=target_text,
         year=year,
         data=data,
@@ -534,22 +541,42 @@ def size_cmd(
         overwrite=overwrite,
         save_default=True,
     )
-    target = result.target
+    if result.joint is not None:
+        _echo_joint(result.joint, replications)
+    elif result.sizing is not None:
+        _echo_sizing(result.sizing, result.binding, replications)
+    assert result.folder is not None  # save_default: always written
+    click.echo(f"Wrote {result.folder / 'sizing.csv'} and {result.folder / 'sizing.png'}")
+
+
+def _target_text(target: Target, year: int) -> str:
+    return f"{target.metric} {target.op} {target.value:g} in {year}"
+
+
+def _echo_sizing(result: Sizing, binds: list[tuple[str, float, float]], reps: int) -> None:
+    resource = result.resource
     by_level = {p.level: p for p in result.points}
-    text = f"{target.metric} {target.op} {target.value:g} in {year}"
+    text = _target_text(result.target, result.year)
     if result.answer is None:
         best = max(result.points, key=lambda p: (p.probability, -p.level))
         top = max(p.level for p in result.points)
         click.echo(
             f"No level up to {top:g} {resource} meets {text} with probability "
-            f"{confidence:g} (best: {best.probability:.2f} at {best.level:g}); another part "
-            "of the system may be the constraint."
+            f"{result.confidence:g} (best: {best.probability:.2f} at {best.level:g})."
         )
+        for name, before, after in binds:
+            click.echo(
+                f"  {name} binds: with four times as much, the probability rises from "
+                f"{before:.0%} to {after:.0%}; size the two together with "
+                f"--resource {resource} --resource {name}."
+            )
+        if not binds:
+            click.echo("  no other sizable resource lifts it: the target may be out of reach.")
     else:
         a = by_level[result.answer]
         click.echo(
             f"{resource} = {result.answer:g} meets {text} in {a.probability:.0%} of "
-            f"{replications} replications (95% interval {a.low:.0%}-{a.high:.0%}); "
+            f"{reps} replications (95% interval {a.low:.0%}-{a.high:.0%}); "
             f"annual cost GBP {a.annual_cost_gbp:,.0f}."
         )
         below = by_level.get(result.answer - RESOURCES[resource].step)
@@ -564,8 +591,22 @@ def size_cmd(
             "trade-off curve.",
             err=True,
         )
-    assert written is not None  # save_default: always written
-    click.echo(f"Wrote {written / 'sizing.csv'} and {written / 'sizing.png'}")
+
+
+def _echo_joint(result: JointSizing, reps: int) -> None:
+    a, b = result.resources
+    text = _target_text(result.target, result.year)
+    if result.answer is None:
+        click.echo(f"No combination of {a} and {b} up to the cap meets {text}.")
+        return
+    best = next(p for la, lb, p in result.frontier if (la, lb) == result.answer)
+    click.echo(
+        f"{a} = {result.answer[0]:g} with {b} = {result.answer[1]:g} is the cheapest "
+        f"combination meeting {text} ({best.probability:.0%} of {reps} replications, 95% "
+        f"interval {best.low:.0%}-{best.high:.0%}); annual cost GBP "
+        f"{best.annual_cost_gbp:,.0f}. The frontier ({len(result.frontier)} combinations) "
+        "is in sizing.csv."
+    )
 
 
 @main.command(name="report")

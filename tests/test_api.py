@@ -92,7 +92,7 @@ def test_compare_size_calibrate_and_backtest(tmp_path: Path) -> None:
     assert {row[0] for row in diff.rows} == {"extra_ep"}
     assert not (tmp_path / "run" / "compare-baseline").exists()
 
-    sizing, folder = size(
+    sized = size(
         "Rutland",
         resource="panel_slots",
         target="new_ehcps>=1",
@@ -100,7 +100,8 @@ def test_compare_size_calibrate_and_backtest(tmp_path: Path) -> None:
         replications=2,
         max_level=4,
     )
-    assert folder is None and sizing.points and sizing.resource == "panel_slots"
+    assert sized.folder is None and sized.joint is None and sized.sizing is not None
+    assert sized.sizing.points and sized.sizing.resource == "panel_slots"
 
     cal = calibrate("Rutland", fit_replications=2, max_evaluations=8, history_replications=2)
     assert cal.folder is None and cal.parameters.la_code == "E06000017"

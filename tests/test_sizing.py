@@ -181,3 +181,73 @@ def test_sizing_chart_draws_certain_outcomes(tmp_path) -> None:  # type: ignore[
     result = Sizing("panel_slots", Target("new_ehcps", ">=", 100), 2025, 0.9, n, 3.0, points=points)
     write_sizing(tmp_path, result, "Test LA")
     assert (tmp_path / "sizing.png").stat().st_size > 1000
+
+
+# --------------------------------------------------------------------------- two resources
+
+JOINT_REPS = 6
+
+
+def _pressed_la() -> tuple[object, Target, int]:
+    """The small LA with too few EPs and too few coordinators for a 20-week target."""
+    params = small_la({"assessment": {"ep_fte": 2.0}, "plan": {"coordinators": 1.0}}, years=2)
+    return params, Target("pct_within_20wks_excl_exceptions", ">=", 60), 2026
+
+
+def test_joint_sizing_walks_the_frontier_and_takes_its_cheapest_point() -> None:
+    from experiments.sizing import _Trials, size_joint
+
+    params, target, year = _pressed_la()
+    joint = size_joint(
+        params,  # type: ignore[arg-type]
+        ("ep_fte", "coordinator_fte"),
+        target,
+        year,
+        CONFIDENCE,
+        JOINT_REPS,
+        seed=3,
+        max_level=12,
+    )
+    assert joint.answer is not None and joint.frontier
+    trials = _Trials(params, target, year, JOINT_REPS, seed=3)  # type: ignore[arg-type]
+    for ep, coordinators, point in joint.frontier:
+        # Every point meets the target, and one coordinator fewer does not (the smallest).
+        assert point.probability >= CONFIDENCE
+        if coordinators >= 1:
+            less = trials.point({"ep_fte": ep, "coordinator_fte": coordinators - 1})
+            assert less.probability < CONFIDENCE
+    # More EPs never need more coordinators (a staircase), and the answer is the cheapest.
+    assert all(b[1] <= a[1] for a, b in itertools.pairwise(joint.frontier))
+    cheapest = min(p.annual_cost_gbp for _, _, p in joint.frontier)
+    best = next(p for a, b, p in joint.frontier if (a, b) == joint.answer)
+    assert best.annual_cost_gbp == cheapest
+    # The same answer as sizing the coordinators alone with the EPs fixed at the answer's.
+    fixed = params.override({"assessment": {"ep_fte": joint.answer[0]}})  # type: ignore[attr-defined]
+    alone = size(fixed, "coordinator_fte", target, year, CONFIDENCE, JOINT_REPS, 3, 12)
+    assert alone.answer == joint.answer[1]
+
+
+def test_a_resource_that_cannot_reach_the_target_names_the_one_that_binds() -> None:
+    from experiments.sizing import binding
+
+    params, target, year = _pressed_la()
+    alone = size(params, "ep_fte", target, year, CONFIDENCE, JOINT_REPS, 3, 12)  # type: ignore[arg-type]
+    assert alone.answer is None
+    binds = binding(params, "ep_fte", target, year, JOINT_REPS, 3, 12)  # type: ignore[arg-type]
+    assert binds and binds[0][0] == "coordinator_fte"
+    assert binds[0][2] > binds[0][1]
+
+
+def test_size_cli_two_resources(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    out = tmp_path / "joint"
+    args = ["size", "--la", "Rutland", "--resource", "ep_fte", "--resource", "coordinator_fte"]
+    args += ["--target", "new_ehcps>=1", "--year", "2025", "--replications", "2"]
+    args += ["--max-level", "3", "--out", str(out)]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    assert "cheapest combination" in result.output
+    with (out / "sizing.csv").open(encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    assert rows and set(rows[0]) >= {"ep_fte", "coordinator_fte", "annual_cost_gbp"}
+    same = CliRunner().invoke(main, [*args[:5], "--resource", "ep_fte", *args[7:], "--overwrite"])
+    assert same.exit_code == 2 and "named twice" in same.output

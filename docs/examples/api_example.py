@@ -47,7 +47,7 @@ def main(out: Path) -> None:
 
     # 3. The EP team needed for at least 20 new plans in the first year, 90% confident.
     first_year, _ = result.values("new_ehcps")
-    sizing, _ = size(
+    sized = size(
         "Rutland",
         resource="ep_fte",
         target="new_ehcps>=20",
@@ -55,7 +55,8 @@ def main(out: Path) -> None:
         replications=REPLICATIONS,
         max_level=20,
     )
-    print(f"EP FTE needed: {sizing.answer}")
+    assert sized.sizing is not None  # one resource sized
+    print(f"EP FTE needed: {sized.sizing.answer}")
 
 
 if __name__ == "__main__":
