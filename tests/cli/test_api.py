@@ -19,7 +19,7 @@ from experiments.cli import main
 from experiments.output_folder import OutputError
 from simulation.parameters import ParameterError
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")

@@ -2,14 +2,14 @@
 restructuring can be proved to change nothing.
 
 Each case runs the real command (in-process) and compares its files byte for byte with the
-copies in ``tests/golden/``. A change of behaviour that is meant (a new mechanism, a fixed
-bug) regenerates them, in the commit that makes the change and says why:
+copies in ``tests/regression/golden/``. A change of behaviour that is meant (a new
+mechanism, a fixed bug) regenerates them, in the commit that makes the change and says why:
 
-    python tests/test_golden.py            # rewrite tests/golden/ from the current code
+    python tests/regression/test_golden.py      # rewrite the goldens from the current code
 
 Bytes depend on NumPy's random streams and float formatting, which NumPy does not promise to
 keep across releases (same seed and same NumPy give the same bytes); the ``[test]`` extra
-pins the NumPy series the goldens were made with, and ``tests/golden/versions.json``
+pins the NumPy series the goldens were made with, and ``tests/regression/golden/versions.json``
 records it, so a failure on another NumPy says so rather than looking like a regression.
 """
 
@@ -97,8 +97,8 @@ def test_outputs_match_the_golden_copies(case: Case, tmp_path: Path) -> None:
                 "them on this version only if nothing else changed"
             )
         assert got == expected, (
-            f"{case.name}/{name} differs from tests/golden/: if the change is meant, "
-            "regenerate with `python tests/test_golden.py` and say why in the commit"
+            f"{case.name}/{name} differs from tests/regression/golden/: if the change is meant, "
+            "regenerate with `python tests/regression/test_golden.py` and say why in the commit"
         )
 
 

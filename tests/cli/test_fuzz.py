@@ -35,7 +35,7 @@ that when the other core is busy). The run's charts are built but not laid out o
 a real run. An example running longer than SENDSIM_FUZZ_SLOW_SECONDS (default 60) fails:
 the generators keep the simulated system small, so that means a hang or a generator to fix.
 
-More on demand: SENDSIM_FUZZ_EXAMPLES=500 python -m pytest tests/test_fuzz.py runs each
+More on demand: SENDSIM_FUZZ_EXAMPLES=500 python -m pytest tests/cli/test_fuzz.py runs each
 fuzz test 500 times with fresh random examples (profile "sendsim-fuzz-deep"; Hypothesis
 prints the failing example and a blob to reproduce it with @reproduce_failure). Each of
 the fuzz tests was run with 400-500 such examples (and 150 with the charts) while writing

@@ -11,7 +11,7 @@ import pytest
 
 from experiments.reference import DOCS, data_schema_markdown, metrics_markdown, parameters_markdown
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _run(*args: str) -> subprocess.CompletedProcess[str]:
