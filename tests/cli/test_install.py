@@ -129,7 +129,8 @@ def _copy_source(dest: Path) -> dict[str, Any]:
     for extra in ("README.md", "LICENSE", "LICENSE.txt"):
         if (REPO / extra).is_file():
             shutil.copy2(REPO / extra, dest / extra)
-    tops = {p.split(".")[0] for p in pyproject["tool"]["setuptools"]["packages"]}
+    found = pyproject["tool"]["setuptools"]["packages"]["find"]["include"]
+    tops = {p.rstrip("*").split(".")[0] for p in found}
     for top in sorted(tops):
         shutil.copytree(
             REPO / top,
