@@ -185,23 +185,20 @@ def run(
     temporary folder, or with `save_default` written to runs/<la>-<timestamp> as the
     command does. `la_given=False` says the LA is only the default (with `calibrated`, the
     calibration's own LA is then used)."""
+    # What the call asked for, recorded in the manifest (the callbacks are not arguments).
+    arguments: dict[str, Any] = {
+        k: str(v) if isinstance(v, Path) else v
+        for k, v in locals().items()
+        if k not in ("progress", "total", "command", "la_given", "save_default")
+    }
+    arguments["scenarios"] = [str(v) for v in scenarios]
     started = time.perf_counter()
     target = None if out is None else Path(out)
     if target is not None:  # before the estimates, so a bad folder fails at once
         check_destination(target, overwrite, resumable=True)
-    if calibrated is not None:
-        ds, base, uncertainty, notes = _from_calibration(
-            Path(calibrated), data, start_year, la if la_given else None
-        )
-        history = ds.la(base.la_code)
-        if years is not None:
-            base = base.override({"run": {"years": years}})
-    else:
-        ds = load_dataset(None if data is None else Path(data))
-        history = ds.la(la)
-        base, estimates = estimate_parameters(ds, la, start_year, years or 5)
-        notes = [{"key": n.key, "value": n.value, "source": n.source} for n in estimates]
-        uncertainty = direct_uncertainty(ds, history.la_code, base)
+    ds, history, base, uncertainty, notes = _starting_point(
+        la if la_given or calibrated is None else None, data, start_year, years, calibrated
+    )
     drawn = uncertainty if parameter_uncertainty else None
     if event_log:
         base = base.override({"run": {"event_log": True}})
@@ -209,27 +206,6 @@ def run(
     steps: dict[str, list[list[str]]] = {}
     if waterfall:
         runs, steps = waterfall_steps(runs)
-    arguments = {
-        "la": la,
-        "data": data,
-        "scenarios": [str(v) for v in scenarios],
-        "start_year": start_year,
-        "years": years,
-        "replications": replications,
-        "precision": precision,
-        "seed": seed,
-        "jobs": jobs,
-        "scheduler": scheduler,
-        "dask_workers": dask_workers,
-        "batch_size": batch_size,
-        "out": out,
-        "overwrite": overwrite,
-        "waterfall": waterfall,
-        "event_log": event_log,
-        "calibrated": calibrated,
-        "parameter_uncertainty": parameter_uncertainty,
-    }
-    arguments = {k: str(v) if isinstance(v, Path) else v for k, v in arguments.items()}
     spec = new_spec(
         la_code=history.la_code,
         la_name=history.la_name,
@@ -384,6 +360,28 @@ def _result(
     n = outcome.replications
     by_scenario = {s: [outcome.results[(s, i)] for i in range(n)] for s in names}
     return RunResult(history.la_code, history.la_name, by_scenario, manifest, folder, outcome)
+
+
+def _starting_point(
+    la: str | None,
+    data: str | Path | None,
+    start_year: int | None,
+    years: int | None,
+    calibrated: str | Path | None,
+) -> tuple[Dataset, LAHistory, Parameters, ParameterUncertainty, list[dict[str, Any]]]:
+    """The data, the LA's history, its parameters, their uncertainty and the estimates'
+    notes: from a calibration folder, or estimated directly (`la` None: the calibration's
+    own LA)."""
+    if calibrated is not None:
+        ds, base, uncertainty, notes = _from_calibration(Path(calibrated), data, start_year, la)
+        if years is not None:
+            base = base.override({"run": {"years": years}})
+        return ds, ds.la(base.la_code), base, uncertainty, notes
+    ds = load_dataset(None if data is None else Path(data))
+    history = ds.la(la or DEFAULT_LA)
+    base, estimates = estimate_parameters(ds, la or DEFAULT_LA, start_year, years or 5)
+    notes = [{"key": n.key, "value": n.value, "source": n.source} for n in estimates]
+    return ds, history, base, direct_uncertainty(ds, history.la_code, base), notes
 
 
 def _from_calibration(

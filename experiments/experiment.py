@@ -178,20 +178,32 @@ def finalise(
         outputs.write_results(f, with_reps)
     with atomic_open(store.path / "summary.csv") as f:
         outputs.write_summary(f, outputs.summarise(by_scenario))
-    precision = None
-    if outcome.precision is not None:
-        precision = {
-            "target": spec.get("precision"),
-            "solution_replications": outcome.precision.solution,
-            "worst_relative_precision_at_end": outcome.precision.precision_by_n[-1],
-            "met": outcome.precision.solution is not None,
-            # Without a solution: the means (scenario, metric, year) that missed the target
-            # the last time it was missed, worst first.
-            "blocked_by": [
-                {"mean": label, "precision": value} for label, value in outcome.precision.blocked_by
-            ],
-            "blocked_at_replications": outcome.precision.blocked_at,
-        }
+    _write_manifest(store, outcome, timings, time.perf_counter() - t0)
+
+
+def _precision_record(spec: Mapping[str, Any], outcome: RunOutcome) -> dict[str, Any] | None:
+    if outcome.precision is None:
+        return None
+    return {
+        "target": spec.get("precision"),
+        "solution_replications": outcome.precision.solution,
+        "worst_relative_precision_at_end": outcome.precision.precision_by_n[-1],
+        "met": outcome.precision.solution is not None,
+        # Without a solution: the means (scenario, metric, year) that missed the target
+        # the last time it was missed, worst first.
+        "blocked_by": [
+            {"mean": label, "precision": value} for label, value in outcome.precision.blocked_by
+        ],
+        "blocked_at_replications": outcome.precision.blocked_at,
+    }
+
+
+def _write_manifest(
+    store: RunStore, outcome: RunOutcome, timings: Mapping[str, float], writing: float
+) -> None:
+    """manifest.json, written last: its presence marks a finished run."""
+    spec = store.spec
+    n = outcome.replications
     seeds = replication_seeds(int(spec["root_seed"]), n)
     store.write_json(
         "manifest.json",
@@ -206,7 +218,7 @@ def finalise(
             "replication_seeds": [
                 {"entropy": s.entropy, "spawn_key": list(s.spawn_key)} for s in seeds
             ],
-            "precision": precision,
+            "precision": _precision_record(spec, outcome),
             "executor": outcome.executor,
             "finished": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             "python": sys.version.split()[0],
@@ -220,7 +232,7 @@ def finalise(
                     4,
                 ),
                 "replications_simulated": outcome.simulated,
-                "write_outputs": round(time.perf_counter() - t0, 3),
+                "write_outputs": round(writing, 3),
             },
         },
     )
