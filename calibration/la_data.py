@@ -414,7 +414,9 @@ def _metric_problem(metric: str, period: str, allowed: MetricPeriods) -> str | N
 def _parse_dataset(
     header: list[str], rows: _Rows, label: str, allowed: MetricPeriods
 ) -> dict[str, LAHistory]:
-    """Validate every row; build the histories or raise one DataError listing the problems."""
+    """Validate every row; build the histories or raise one DataError listing the problems.
+    Long because it is one pass over the rows applying every check of docs/data-schema.md
+    in the order that page lists them, so that the rules read as the page does."""
     i_code, i_name, i_year, i_period, i_metric, i_value = (
         header.index(column) for column in REQUIRED_COLUMNS
     )

@@ -184,7 +184,8 @@ def run(
     scenario's name), with Monte Carlo uncertainty. Without `out` the run is simulated in a
     temporary folder, or with `save_default` written to runs/<la>-<timestamp> as the
     command does. `la_given=False` says the LA is only the default (with `calibrated`, the
-    calibration's own LA is then used)."""
+    calibration's own LA is then used). Long because its keyword arguments are the
+    command's options, one to a line."""
     # What the call asked for, recorded in the manifest (the callbacks are not arguments).
     arguments: dict[str, Any] = {
         k: str(v) if isinstance(v, Path) else v
@@ -702,7 +703,8 @@ def backtest(
 ) -> BacktestResult:
     """Calibrate on the data as of an earlier census only, forecast from it, and score the
     forecasts (and naive ones) against what was published after it; saved LA by LA in
-    `out` so that an interrupted back-test continues with `resume=True`."""
+    `out` so that an interrupted back-test continues with `resume=True`. Long because its
+    keyword arguments are the command's options, one to a line."""
     started = time.perf_counter()
     target = Path(out)
     data_path = None if data is None else Path(data)

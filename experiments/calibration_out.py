@@ -69,6 +69,9 @@ def _write_all(
     version: str,
     command: list[str],
 ) -> None:
+    """Every file of a calibration folder: parameters.toml, uncertainty.json, the fit
+    tables and charts, the report and the manifest. Long because it writes each file in
+    turn, in the order the README's table of a calibration's files lists them."""
     header = (
         f"# sendsim calibration of {cal.la_name} ({cal.la_code}) to the January {cal.until} "
         "census.\n# Use it with: sendsim run --calibrated <this folder>\n"
@@ -152,6 +155,8 @@ def _opt(v: float | None) -> str:
 
 
 def _report(cal: Calibration, rows: Sequence[HistoryRow], charts: list[tuple[Path, str]]) -> str:
+    """The fit report's HTML. Long because it lays out the page top to bottom: the fitted
+    capacity, the charts, the error table, the uncertainty and the data adjustments."""
     s = cal.summary()
     fit = cal.fit
     parts = [

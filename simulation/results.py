@@ -146,7 +146,8 @@ class Results:
 
 
 def _describe() -> dict[str, str]:
-    """One line per metric: its SEN2 definition where the data has it, else the model's."""
+    """One line per metric: its SEN2 definition where the data has it, else the model's.
+    Long because it is the table of definitions itself (docs/metrics.md is made from it)."""
     d = {
         "ehcp_total_jan": "EHC plans held at the January census (SEN2 `ehcplans`).",
         "caseload_mainstream": "Plans in mainstream schools at the census, INCLUDING resourced "
