@@ -1,11 +1,13 @@
 """Writing parameters back out as TOML that `tomllib` reads to the same values.
 
 The standard library reads TOML but does not write it; the parameter tree is simple (tables
-of numbers, strings, booleans and lists of numbers), so a small writer is enough.
+of numbers, strings, booleans, dates and lists, and arrays of tables for levers), so a
+small writer is enough.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import math
 from collections.abc import Mapping
@@ -25,6 +27,8 @@ def _value(v: Any) -> str:
         return repr(v)
     if isinstance(v, str):
         return json.dumps(v)  # a JSON string is a valid TOML basic string
+    if isinstance(v, dt.date | dt.time):  # dt.datetime is a dt.date
+        return v.isoformat()
     if isinstance(v, list | tuple):
         return "[" + ", ".join(_value(x) for x in v) + "]"
     if isinstance(v, Mapping):
@@ -33,35 +37,28 @@ def _value(v: Any) -> str:
 
 
 def _key(k: str) -> str:
-    return k if k.replace("_", "").replace("-", "").isalnum() else json.dumps(k)
+    """A bare key where TOML allows one (ASCII letters, digits, '_' and '-'), else quoted."""
+    bare = k and all(c.isascii() and (c.isalnum() or c in "_-") for c in k)
+    return k if bare else json.dumps(k)
+
+
+def _is_table_array(v: Any) -> bool:
+    return isinstance(v, list) and bool(v) and all(isinstance(x, Mapping) for x in v)
+
+
+def _is_scalar(v: Any) -> bool:
+    return not isinstance(v, Mapping) and not _is_table_array(v)
 
 
 def dumps(data: Mapping[str, Any], prefix: str = "") -> str:
-    scalars = [(k, v) for k, v in data.items() if not isinstance(v, Mapping)]
-    tables = [(k, v) for k, v in data.items() if isinstance(v, Mapping)]
-    lines = [f"{_key(k)} = {_value(v)}" for k, v in scalars]
-    out = "\n".join(lines) + ("\n" if lines else "")
-    for k, v in tables:
-        name = f"{prefix}{_key(k)}"
-        if any(isinstance(x, Mapping) for x in v.values()) and not all(
-            isinstance(x, Mapping) for x in v.values()
-        ):
-            inner_scalars = {a: b for a, b in v.items() if not isinstance(b, Mapping)}
-            inner_tables = {a: b for a, b in v.items() if isinstance(b, Mapping)}
-            out += f"\n[{name}]\n" + dumps(inner_scalars)
-            out += dumps_tables(inner_tables, name + ".")
-        elif v and all(isinstance(x, Mapping) for x in v.values()):
-            out += f"\n[{name}]\n" if not v else ""
-            out += dumps_tables(v, name + ".")
-            if not v:
-                out += f"\n[{name}]\n"
-        else:
+    """TOML for nested mappings: a table's plain values, then its [tables] and
+    [[arrays of tables]]."""
+    out = "".join(f"{_key(k)} = {_value(v)}\n" for k, v in data.items() if _is_scalar(v))
+    for k, v in data.items():
+        name = prefix + _key(k)
+        if isinstance(v, Mapping):
             out += f"\n[{name}]\n" + dumps(v, name + ".")
-    return out
-
-
-def dumps_tables(tables: Mapping[str, Any], prefix: str) -> str:
-    out = ""
-    for k, v in tables.items():
-        out += f"\n[{prefix}{_key(k)}]\n" + dumps(v, f"{prefix}{_key(k)}.")
+        elif _is_table_array(v):
+            for item in v:
+                out += f"\n[[{name}]]\n" + dumps(item, name + ".")
     return out

@@ -71,6 +71,7 @@ from hypothesis.control import currently_in_test_context
 import experiments.plots
 from calibration.la_data import TIMESERIES_FILE, Dataset, bundled_file
 from experiments.cli import EXIT_BAD_INPUT, EXIT_IO, library, main
+from experiments.toml_out import dumps as toml_text
 from simulation.levers import LEVER_TYPES
 from simulation.parameters import ParameterError, iter_fields
 
@@ -186,51 +187,7 @@ def assert_clean(result: Result, out: Path | None, before: dict[str, bytes], roo
 # --------------------------------------------------------------------------- TOML writing
 
 
-def _key(k: str) -> str:
-    bare = k and all(c.isascii() and (c.isalnum() or c in "_-") for c in k)
-    return k if bare else json.dumps(k, ensure_ascii=False)
-
-
-def _value(v: Any) -> str:
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, int):
-        return str(v)
-    if isinstance(v, float):
-        if math.isnan(v):
-            return "nan"
-        if math.isinf(v):
-            return "inf" if v > 0 else "-inf"
-        return repr(v)
-    if isinstance(v, str):
-        return json.dumps(v, ensure_ascii=False)
-    if isinstance(v, dt.date | dt.time):  # dt.datetime is a dt.date
-        return v.isoformat()
-    if isinstance(v, list | tuple):
-        return "[" + ", ".join(_value(x) for x in v) + "]"
-    if isinstance(v, dict):
-        return "{ " + ", ".join(f"{_key(k)} = {_value(x)}" for k, x in v.items()) + " }"
-    raise TypeError(f"cannot write {type(v).__name__} as TOML")  # pragma: no cover
-
-
-def _is_table_array(v: Any) -> bool:
-    return isinstance(v, list) and bool(v) and all(isinstance(x, dict) for x in v)
-
-
-def toml_text(data: dict[str, Any], prefix: str = "") -> str:
-    """TOML for nested dicts: scalars, then [tables] and [[arrays of tables]]."""
-    out = ""
-    for k, v in data.items():
-        if not isinstance(v, dict) and not _is_table_array(v):
-            out += f"{_key(k)} = {_value(v)}\n"
-    for k, v in data.items():
-        name = prefix + _key(k)
-        if isinstance(v, dict):
-            out += f"\n[{name}]\n" + toml_text(v, name + ".")
-        elif _is_table_array(v):
-            for item in v:
-                out += f"\n[[{name}]]\n" + toml_text(item, name + ".")
-    return out
+# Mutated scenarios are written with the project's own TOML writer (experiments.toml_out).
 
 
 # --------------------------------------------------------------------------- scenarios
