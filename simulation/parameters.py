@@ -458,6 +458,24 @@ class InitialState:
         lo=0,
         hi=1_000_000,
     )
+    issue_band_shares: tuple[float, ...] = _p(
+        (1.0, 0.0, 0.0),
+        "Shares of plans issued within 20 weeks, in 20-52 weeks and after 52 weeks (excluding "
+        "exceptions) in the year before the start: the ages and times still to go of the "
+        "assessments in progress are drawn to match them (pathway/start.py). Default all "
+        "within 20 weeks (*assumption*: the statutory limit, for a model without data).",
+        lo=0,
+        hi=SHARE_MAX,
+        length=3,
+    )
+    completions_per_year: float = _p(
+        0.0,
+        "Assessments completed (plans issued and decisions not to issue) in the year before "
+        "the start: the assessments in progress finish no faster than this (0: no limit). "
+        "At most 1,000,000 (*assumption*: about ten times England's ~100,000).",
+        lo=0,
+        hi=1_000_000,
+    )
     need_shares: dict[str, float] = _p(
         {n: 1.0 / len(NEEDS) for n in NEEDS},
         "Primary need of plans held at the start (shares, percentages or counts; normalised).",

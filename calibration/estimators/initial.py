@@ -4,7 +4,9 @@ assessments in progress (parameter section ``initial``).
 The caseload is an iterative proportional fit of the published placement and age margins
 (from the nearest census that has them, rescaled to the start's total) over the settings
 that exist at each age. The work in progress is the published count where there is one,
-else Little's law with the published (or assumed) duration. No uncertainty: the start is
+else Little's law: last year's completed assessments (throughput, not next year's trend)
+times the mean time in progress implied by last year's published timeliness bands, whose
+shares also set each case's elapsed time (pathway/start.py). No uncertainty: the start is
 a census, not an estimate.
 """
 
@@ -15,6 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from simulation.pathway.start import weeks_in_progress
 from simulation.vocabulary import AGE_BANDS, BAND_NAMES, GROUPS_BY_PHASE, PHASES, PLACEMENT_GROUPS
 
 from ..la_data import DataError, LAHistory, national_need_shares
@@ -128,19 +131,29 @@ def initial_caseload(
     )
 
 
-def _mean_weeks_to_issue(h: LAHistory, year: int) -> float:
-    """Mean weeks from request to plan from the published timeliness bands (2023 on: within
-    20, 20-52 and over 52 weeks), taking 16, 36 and 60 weeks as each band's typical value
-    (*assumption*); earlier years use the 20-week percentage alone."""
+def issue_band_shares(h: LAHistory, year: int) -> tuple[tuple[float, float, float], str]:
+    """Shares of plans issued within 20 weeks, in 20-52 and after 52 weeks (excluding
+    exceptions) in ``year``: the published bands (2023 on), else the 20-week % with the rest
+    in 20-52 weeks, else all within 20 weeks (*assumption*)."""
     w20 = h.get("issued_within_20wks_excl_exceptions", year)
     w52 = h.get("issued_20to52wks_excl_exceptions", year)
     over = h.get("issued_over52wks_excl_exceptions", year)
     if w20 is not None and w52 is not None and over is not None and w20 + w52 + over > 0:
-        return (16 * w20 + 36 * w52 + 60 * over) / (w20 + w52 + over)
+        t = w20 + w52 + over
+        return (w20 / t, w52 / t, over / t), f"published timeliness bands {year}"
     pct = h.get("pct_within_20wks_excl_exceptions", year)
     if pct is not None:
-        return 16 * pct / 100 + 36 * (1 - pct / 100)
-    return 20.0
+        return (pct / 100, 1 - pct / 100, 0.0), f"published 20-week % {year}, the rest 20-52"
+    return (1.0, 0.0, 0.0), "no timeliness published: all within 20 weeks (*assumption*)"
+
+
+def _completions(h: LAHistory, year: int) -> float | None:
+    """Assessments completed in ``year``: plans issued plus decisions not to issue."""
+    new = h.get("new_ehcps", year)
+    not_issued = h.get("assessments_not_issued", year)
+    if new is None:
+        return None
+    return new + (not_issued or 0.0)
 
 
 def estimate(
@@ -157,17 +170,30 @@ def estimate(
     last = as_of - 1
     notes: list[Estimate] = []
     outstanding = h.get("requests_decision_outstanding", last)
-    awaiting = round(outstanding) if outstanding is not None else round(demand.weekly_requests * 3)
+    # Else 3 weeks of last year's requests (*assumption*: half the 6 weeks to decide).
+    awaiting = (
+        round(outstanding)
+        if outstanding is not None
+        else round(demand.requests_last_year / WEEKS * 3)
+    )
+    bands, bands_note = issue_band_shares(h, last)
+    notes.append(Estimate("initial.issue_band_shares", bands, bands_note))
+    done = _completions(h, last)
+    how = f"assessments completed in {last}"
+    if done is None:
+        done = demand.requests_last_year * (1 - p_refuse)
+        how = f"requests in {last} less refusals"
+    notes.append(Estimate("initial.completions_per_year", round(done), how))
     in_progress = h.get("assessments_in_progress_at_31dec", last)
     if in_progress is None:
-        agreed = demand.agreed(p_refuse)
-        weeks = _mean_weeks_to_issue(h, last)
-        in_progress = agreed * weeks / WEEKS
+        weeks = weeks_in_progress(bands)
+        in_progress = done * weeks / WEEKS
         notes.append(
             Estimate(
                 "initial.assessments_in_progress",
                 round(in_progress),
-                f"Little's law: {agreed:.0f} a year x {weeks:.1f} weeks mean duration",
+                f"Little's law: {done:.0f} a year ({how}) x {weeks:.1f} weeks from the "
+                f"decision to assess to the plan ({bands_note})",
             )
         )
     caseload, caseload_note = initial_caseload(h, as_of, census_until)
@@ -180,6 +206,8 @@ def estimate(
                 "caseload": caseload,
                 "assessments_in_progress": round(in_progress),
                 "requests_awaiting_decision": awaiting,
+                "issue_band_shares": bands,
+                "completions_per_year": float(done),
                 "need_shares": need_all,
             }
         },
