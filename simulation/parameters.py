@@ -595,6 +595,58 @@ class Funding:
 
 
 @dataclass(frozen=True)
+class CapacityResponse:
+    """How the teams (panel, EPs, coordinators, review officers) follow their workload
+    (simulation/teams.py, `Response`): an establishment that follows the smoothed workload
+    with a recruitment lag, and temporary capacity when waits pass a threshold."""
+
+    respond: bool = _p(
+        True,
+        "Teams follow their workload (False: hold capacity fixed, 'what if we cannot "
+        "recruit'; capacity levers still add on top).",
+    )
+    strength: float = _p(
+        0.90,
+        "Elasticity of the establishment to its workload (relative to the first 26 "
+        "weeks' workload; 1: in proportion). Estimated per LA "
+        "(calibration/estimators/growth.py): the slope of log assessments completed on "
+        "log requests 2016-2024, shrunk towards the pooled slope of all LAs (0.90).",
+        lo=0,
+        hi=2,
+    )
+    lag_days: float = _p(
+        410.0,
+        "Recruitment lag: time constant (days) of the establishment's response to the "
+        "workload. Pooled across LAs from the lagged effect of request growth on "
+        "completions growth 2017-2024 (one LA's history cannot identify it).",
+        lo=7,
+        hi=3650,
+    )
+    vacancy_rate: float = _p(
+        0.1,
+        "Share of posts added by the response left vacant. *Assumption*: EP and "
+        "caseworker posts are hard to fill; no published LA figure.",
+        lo=0,
+        hi=1,
+    )
+    temp_trigger_weeks: float = _p(
+        4.0,
+        "Wait (weeks) ahead of new work at which temporary capacity (locum EPs, agency "
+        "plan writers, extra panel sittings, review overtime) starts. *Assumption*: "
+        "before the 6-week steps of the statutory timetable are missed.",
+        lo=0,
+        hi=520,
+    )
+    temp_cap: float = _p(
+        0.3,
+        "Most temporary capacity, as a share of the establishment; reached when the wait "
+        "is twice the trigger. *Assumption*.",
+        lo=0,
+        hi=5,
+    )
+
+
+@dataclass(frozen=True)
 class Parameters:
     """Everything one replication needs. Build with `Parameters()` or `load_parameters`."""
 
@@ -607,6 +659,7 @@ class Parameters:
     plan: PlanWriting = field(default_factory=PlanWriting)
     placement: Placements = field(default_factory=Placements)
     review: Reviews = field(default_factory=Reviews)
+    capacity: CapacityResponse = field(default_factory=CapacityResponse)
     phase_transfer: PhaseTransfer = field(default_factory=PhaseTransfer)
     exits: Exits = field(default_factory=Exits)
     initial: InitialState = field(default_factory=InitialState)

@@ -34,7 +34,7 @@ from .pathway.start import initial_state
 from .randomness import streams, weekly_streams
 from .results import CENSUS_METRICS, COUNT_FLOWS, DERIVED_FLOWS, Results
 from .shares import normalise_seq
-from .teams import Team, staff_in_post
+from .teams import Responses, Team, respond, staff_in_post
 from .vocabulary import BAND_NAMES, GROUP_INDEX, N_AGES, NEEDS, PLACEMENT_GROUPS
 
 
@@ -100,6 +100,8 @@ class SendSystem:
         # Levers, and the money: plan-days by setting and staff FTE-days by financial year.
         self.levers = LeverSchedule(params.levers, self.cal.day)
         self._teams_grow = a.ep_fte_growth != 0 or pw.coordinator_growth != 0
+        self.responses = Responses(params)  # the teams following their workload
+        self.panel_credit = 0.0  # fractional panel slots carried to the next sitting
         self._lever_places = {SPECIAL: 0, RP: 0}
         self.ledger = Ledger(self.cal, staff_in_post(params, self.levers, 0.0))
 
@@ -219,9 +221,11 @@ class SendSystem:
     def _staff_and_places(self, t: float) -> None:
         """Weekly: staff in post (costed by the day; teams grow and levers add staff) and
         places opened by levers."""
-        fte = staff_in_post(self.params, self.levers, t)
+        if self.responses.on:
+            respond(self)
+        fte = staff_in_post(self.params, self.levers, t, self.responses)
         self.ledger.staff(t, fte)
-        if not self.levers and not self._teams_grow:
+        if not self.levers and not self._teams_grow and not self.responses.on:
             return
         self.ep_team.set_fte(fte["ep"] + fte["ep_locum"])
         self.coordinators.set_fte(fte["coordinator"] * self.params.plan.caseload_limit)
@@ -274,7 +278,7 @@ class SendSystem:
         cl = self.caseload
         open_plans = cl.open_plans()
         self.ledger.open_plans(cl.group_since[open_plans], cl.group[open_plans], horizon)
-        self.ledger.staff(horizon, staff_in_post(self.params, self.levers, horizon))
+        self.ledger.staff(horizon, staff_in_post(self.params, self.levers, horizon, self.responses))
         levers = [(lever, start) for lever, start, _ in self.levers.timed]
         return finance(self.ledger, levers, horizon, self.params.costs, self.params.funding)
 

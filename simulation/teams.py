@@ -22,11 +22,12 @@ from typing import TYPE_CHECKING
 import numpy as np
 import simpy
 
-from .calendar import DAYS_PER_YEAR, add_interval
+from .calendar import DAYS_PER_YEAR, WEEK, add_interval
 
 if TYPE_CHECKING:
     from .levers import LeverSchedule
-    from .parameters import Parameters
+    from .parameters import CapacityResponse, Parameters
+    from .system import SendSystem
 
 
 class Team:
@@ -48,12 +49,14 @@ class Team:
         self.fte = fte
         self.capacity_area = [0.0] * n  # adviser-days available (changes with set_fte)
         self._capacity_since = env.now
+        self.arrived = 0.0  # work assigned since the response last read it (Response)
 
     def assign(self, work: float, arrival: float | None = None) -> float:
         """Queue `work` (days of one whole-time adviser) arriving now (or at `arrival`;
         calls must come in arrival order); returns when it will be done (infinity for a
         team with no staff)."""
         now = self.env.now if arrival is None else arrival
+        self.arrived += work
         if not self.servers:  # the work waits for ever: it counts in the queue to the end
             self._add(self.queue_area, now, self._year_starts[-1])
             return math.inf
@@ -87,6 +90,10 @@ class Team:
         self.servers, self.fte = servers, fte
         self.slowdown = servers / fte if fte > 0 else 1.0
 
+    def wait(self) -> float:
+        """Days new work arriving now would wait for an adviser (infinity with none)."""
+        return max(self.free_at[0] - self.env.now, 0.0) if self.servers else math.inf
+
     def _add(self, area: list[float], a: float, b: float, weight: float = 1.0) -> None:
         add_interval(area, self._year_starts, a, b, weight)
 
@@ -109,9 +116,115 @@ class Team:
             )
 
 
-def staff_in_post(params: Parameters, levers: LeverSchedule, t: float) -> dict[str, float]:
-    """FTE in post at day t by post: the base teams, grown at their yearly rates, plus the
-    assessment capacity levers (EPs employed or locum, coordinators)."""
+#: Weeks of work arriving that set each team's reference workload (its response starts after).
+REFERENCE_WEEKS = 26
+
+
+class Response:
+    """One team's capacity following its workload (parameters `capacity`).
+
+    The establishment follows the workload smoothed over the recruitment lag (an
+    exponential smoothing of the work arriving each week, time constant `lag_days`), with
+    elasticity `strength` about the reference workload of the first `REFERENCE_WEEKS`
+    weeks (so a scenario's own team size, or a lever, stays on top: under common random
+    numbers the work reaching a team does not depend on its size); posts added are filled
+    at 1 - `vacancy_rate`. Temporary capacity (locums, agency, extra sittings, overtime)
+    switches on when the wait ahead of new work passes `temp_trigger_weeks`, rising
+    linearly to `temp_cap` of the establishment at twice the trigger. Both are factors on
+    the team's own capacity; with `respond` off they stay 1 and 0 (capacity held fixed)."""
+
+    def __init__(self, p: CapacityResponse) -> None:
+        self.p = p
+        self.weeks = 0
+        self.reference = 0.0  # work a day over the first REFERENCE_WEEKS weeks
+        self.smoothed = 0.0
+        self.establishment = 1.0
+        self.temporary = 0.0
+        self.arrived = 0.0  # work arrived this week (teams without a `Team` count it here)
+        self.wait = 0.0  # their wait ahead of new work, in days
+
+    def week(self, arrived: float, wait_days: float) -> None:
+        """Update from the work that arrived over the last week and the current wait."""
+        p = self.p
+        if not p.respond:
+            return
+        load = arrived / WEEK
+        self.weeks += 1
+        if self.weeks <= REFERENCE_WEEKS:  # learning the reference workload
+            self.reference += (load - self.reference) / self.weeks
+            self.smoothed = self.reference
+        else:
+            self.smoothed += (load - self.smoothed) * min(1.0, WEEK / p.lag_days)
+        if self.reference > 0 and self.weeks > REFERENCE_WEEKS:
+            est = (max(self.smoothed, 0.0) / self.reference) ** p.strength
+            if est > 1.0:
+                est = 1.0 + (est - 1.0) * (1.0 - p.vacancy_rate)
+            self.establishment = est
+        trigger = p.temp_trigger_weeks * WEEK
+        over = (wait_days - trigger) / max(trigger, WEEK)
+        self.temporary = p.temp_cap * self.establishment * min(max(over, 0.0), 1.0)
+
+    @property
+    def factor(self) -> float:
+        """Capacity in post (establishment and temporary) over the starting capacity."""
+        return self.establishment + self.temporary
+
+
+class Responses:
+    """The four teams' responses: "ep", "coordinator", "panel", "review_officer"."""
+
+    def __init__(self, params: Parameters) -> None:
+        p = params.capacity
+        self.teams = {
+            name: Response(p) for name in ("ep", "coordinator", "panel", "review_officer")
+        }
+        self.on = p.respond
+        self.first = True
+
+    def apply(self, fte: dict[str, float]) -> dict[str, float]:
+        """Staff in post with the responses: established posts scale the base teams;
+        temporary EPs are locums (costed at the locum rate), temporary coordinators and
+        review officers are costed at their teams' own rates (agency premium not modelled)."""
+        if not self.on:
+            return fte
+        ep, co, ro = self.teams["ep"], self.teams["coordinator"], self.teams["review_officer"]
+        out = dict(fte)
+        out["ep"] = fte["ep"] * ep.establishment
+        out["ep_locum"] = fte["ep_locum"] + fte["ep"] * ep.temporary
+        out["coordinator"] = fte["coordinator"] * co.factor
+        out["review_officer"] = fte["review_officer"] * ro.factor
+        return out
+
+
+def respond(system: SendSystem) -> None:
+    """Weekly, before the week's work: each team's response reads the work that arrived
+    over the last week and the wait ahead of new work now, and the teams are resized.
+    The first call only clears what the start put in the queues."""
+    r = system.responses.teams
+    now = system.env.now
+    if system.responses.first:  # the start's work in progress is not new workload
+        system.responses.first = False
+        system.ep_team.arrived = system.coordinators.arrived = r["panel"].arrived = 0.0
+        return
+    for name, team in (("ep", system.ep_team), ("coordinator", system.coordinators)):
+        wait = team.wait()
+        r[name].week(team.arrived, wait if wait != math.inf else 0.0)
+        team.arrived = 0.0
+    queue = system.panel_queue
+    panel = r["panel"]
+    panel.week(panel.arrived, now - queue[0].request_day if queue else 0.0)
+    panel.arrived = 0.0
+    rv = system.params.review
+    reviews = r["review_officer"]
+    reviews.week(system.caseload.n_open * WEEK / rv.interval_days, reviews.wait)
+
+
+def staff_in_post(
+    params: Parameters, levers: LeverSchedule, t: float, responses: Responses | None = None
+) -> dict[str, float]:
+    """FTE in post at day t by post: the base teams, grown at their yearly rates and
+    following their workload (`responses`), plus the assessment capacity levers (EPs
+    employed or locum, coordinators), which add on top."""
     years = t / DAYS_PER_YEAR
     fte = {
         "ep": params.assessment.ep_fte * (1.0 + params.assessment.ep_fte_growth) ** years,
@@ -119,5 +232,7 @@ def staff_in_post(params: Parameters, levers: LeverSchedule, t: float) -> dict[s
         "coordinator": params.plan.coordinators * (1.0 + params.plan.coordinator_growth) ** years,
         "review_officer": params.review.officers,
     }
+    if responses is not None:
+        fte = responses.apply(fte)
     levers.add_staff(t, fte)
     return fte

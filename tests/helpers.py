@@ -122,6 +122,10 @@ def small_la_dict(years: int = 3) -> dict[str, Any]:
             },
             "moves_in_per_year": 20.0,
         },
+        # Fixed teams: the mechanism tests (queues, Erlang C, CRN monotonicity, lever
+        # costs) are about a team of a given size; tests/test_capacity_response.py turns
+        # the response to workload on.
+        "capacity": {"respond": False},
         "initial": {
             "caseload": {g: list(v) for g, v in SMALL_CASELOAD.items()},
             "assessments_in_progress": 30,

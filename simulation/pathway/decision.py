@@ -36,6 +36,7 @@ def receive_requests(system: SendSystem, cases: list[Case]) -> None:
     if system.log is not None:
         for case in cases:
             system.event(case.id, "request", case.request_day)
+    system.responses.teams["panel"].arrived += len(cases)
     if system.params.panel.sitting_interval_days > 0:
         system.panel_queue.extend(cases)
         return
@@ -48,10 +49,16 @@ def receive_requests(system: SendSystem, cases: list[Case]) -> None:
 
 def panel(system: SendSystem) -> None:
     """Decision to assess (CoP 9.14): within 6 weeks of the request. The panel decides
-    the oldest requests first, up to its slots; the rest wait for the next sitting."""
+    the oldest requests first, up to its slots (scaled by the panel's response to its
+    workload); the rest wait for the next sitting."""
     now = system.env.now
     queue = system.panel_queue
-    slots = system.params.panel.slots_per_sitting
+    # Slots follow the workload (teams.Response: more panel time, extra sittings), the
+    # fraction of a slot carried to the next sitting.
+    credit = system.params.panel.slots_per_sitting * system.responses.teams["panel"].factor
+    credit += system.panel_credit
+    slots = int(credit)
+    system.panel_credit = min(credit - slots, 1.0)
     decided = within_6wks = agreed = 0
     while queue and slots > 0 and queue[0].request_day <= now:
         case = queue.popleft()

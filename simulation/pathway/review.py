@@ -2,7 +2,8 @@
 
 Plans are reviewed at least every 12 months (`review.interval_days`; more often under 5).
 A review team works through the reviews due each week, longest overdue first, up to its
-weekly capacity; the rest become overdue. After the review the LA maintains, amends or
+weekly capacity (which follows the caseload and the backlog: teams.Response); the rest
+become overdue. After the review the LA maintains, amends or
 ceases the plan, or changes the placement (up into a special school, or rarely down out of
 one); the review quality lever ceases and steps down more plans.
 """
@@ -36,8 +37,12 @@ def annual_reviews(system: SendSystem) -> None:
     now = system.env.now
     cl = system.caseload
     due = np.flatnonzero(cl.active[: cl.n] & (cl.next_review[: cl.n] <= now))
-    system.review_credit += r.officers * r.reviews_per_officer_per_week
+    response = system.responses.teams["review_officer"]
+    weekly = r.officers * r.reviews_per_officer_per_week * response.factor
+    system.review_credit += weekly
     k = min(len(due), int(system.review_credit))
+    # The backlog left, in days of the team's work: the wait the response reads.
+    response.wait = (len(due) - k) / weekly * 7.0 if weekly > 0 else 0.0
     # Unused review time is lost, not banked: at most one review's worth carries over.
     system.review_credit = min(system.review_credit - k, 1.0)
     if k == 0:
