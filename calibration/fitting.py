@@ -122,6 +122,9 @@ def history_parameters(
         "demand": {"request_trend": 0.0},
         "assessment": {"ep_fte_growth": growth},
         "plan": {"coordinator_growth": growth},
+        # The replay's teams are fixed, growing at the trend of what they completed;
+        # the projection's follow their workload (capacity.*) from the fitted sizes.
+        "capacity": {"respond": False},
     }
     if p_refuse is not None:
         changes["panel"] = {"p_refuse": min(p_refuse, 1.0)}

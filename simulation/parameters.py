@@ -606,11 +606,11 @@ class CapacityResponse:
         "recruit'; capacity levers still add on top).",
     )
     strength: float = _p(
-        0.90,
+        0.89,
         "Elasticity of the establishment to its workload (relative to the first 26 "
         "weeks' workload; 1: in proportion). Estimated per LA "
         "(calibration/estimators/growth.py): the slope of log assessments completed on "
-        "log requests 2016-2024, shrunk towards the pooled slope of all LAs (0.90).",
+        "log requests 2016-2024, shrunk towards the pooled slope of all LAs (0.89).",
         lo=0,
         hi=2,
     )
