@@ -371,6 +371,14 @@ class PhaseTransfer:
         lo=0,
         hi=1,
     )
+    p_to_fe_at_16: float = _p(
+        0.0,
+        "Chance a young person outside a special school moves to further education at the "
+        "end of Year 11 (the rest follow p_keep_setting). Estimated from the LA's caseload: "
+        "one less the plans in mainstream per year of age at 16-18 over those at 11-15.",
+        lo=0,
+        hi=1,
+    )
     p_cease_at_16: float = _p(
         0.02,
         "Share of plans ceasing at the end of Year 11 (left education or training).",

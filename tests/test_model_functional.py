@@ -455,3 +455,42 @@ def test_start_holds_a_steady_state() -> None:
     )
     later = issued[4:].mean()
     assert np.all(np.abs(issued[:4] / later - 1) < 0.25), issued
+
+
+def test_new_plans_keep_each_phase_mix_and_post16_moves_to_college() -> None:
+    """Placements that hold their shape (issue 10): new plans at each phase take the LA's
+    own caseload mix at that phase (no all-age England tilt inside post-16), and the move
+    to college at 16 is the rate the LA's post-16 caseload implies."""
+    from calibration.estimators.ceasing import p_to_fe_at_16
+    from calibration.estimators.placement import _new_plan_mix
+
+    caseload = {g: tuple(v) for g, v in SMALL_CASELOAD.items()}
+    mix = _new_plan_mix(caseload)
+    post16 = [caseload.get(g, (0.0,) * 5)[3] for g in mix["post16"]]
+    assert np.allclose(list(mix["post16"].values()), np.array(post16) / sum(post16), atol=1e-6)
+    p, _ = p_to_fe_at_16(caseload)
+    school, sixth_form = (140 + 15) / 5, (20 + 3) / 3  # mainstream and RP per year of age
+    assert p == pytest.approx(1 - sixth_form / school)
+
+
+def test_placement_shares_of_an_estimated_la_move_slowly() -> None:
+    """Stockport from its own data, places not binding and no moves at reviews (so only the
+    new plans' mix and the phase transfers act): over five years the mainstream, special
+    and college shares move by under 1.5 points a year (England's all-age tilt with 85%
+    staying in mainstream at 16 moved them 2-4 points a year)."""
+    p = stockport(5).override(
+        {
+            "placement": {"special_state_places": 10**6, "rp_places": 10**6},
+            "review": {"p_step_up": 0.0, "p_step_down": 0.0},
+        }
+    )
+    runs = replicate(p, range(3))
+    for groups in (("mainstream",), ("special_state", "special_independent_nm"), ("fe_post16",)):
+        share = np.mean(
+            [
+                sum(r.census[f"caseload_{g}"] for g in groups) / r.census["ehcp_total_jan"]
+                for r in runs
+            ],
+            axis=0,
+        )
+        assert abs(share[-1] - share[0]) * 100 / 5 < 1.5, (groups, share)

@@ -221,6 +221,30 @@ def _uncertainty(h: LAHistory, last: int) -> tuple[Uncertain, ...]:
     return tuple(items)
 
 
+MAINSTREAM = ("mainstream", "mainstream_rp_senunit")
+
+
+def p_to_fe_at_16(caseload: dict[str, tuple[float, ...]]) -> tuple[float, str]:
+    """Chance a young person in a mainstream school leaves it for college at 16: one less
+    the plans in mainstream (with resourced provision) per year of age at 16-18 over those
+    per year of age at 11-15, in the start caseload (the fit of the LA's published placement
+    and age margins). 0 when the LA has no mainstream plans at 11-15."""
+    bands = {b: i for i, b in enumerate(BAND_NAMES)}
+
+    def mainstream(band: str) -> float:
+        return sum(caseload.get(g, (0.0,) * len(BAND_NAMES))[bands[band]] for g in MAINSTREAM)
+
+    school = mainstream("11to15") / 5  # ages 11-15
+    sixth_form = mainstream("16to19") / 3  # ages 16-18: no school after 18 (post19)
+    if school <= 0:
+        return 0.0, "no mainstream plans at 11-15: none move at 16"
+    p = float(np.clip(1 - sixth_form / school, 0.0, 1.0))
+    return p, (
+        f"1 - mainstream plans a year of age at 16-18 ({sixth_form:.0f}) / at 11-15 "
+        f"({school:.0f}), start caseload"
+    )
+
+
 def estimate(
     h: LAHistory,
     england: LAHistory | None,
@@ -234,11 +258,13 @@ def estimate(
     last = as_of - 1
     ceasing = _ceasing(h, last, initial.stock_by_band, england)
     moves_in, moves_note = _moves_in(h, last)
+    to_fe, to_fe_note = p_to_fe_at_16(initial.caseload)
     return CeasingEstimate(
         values={
             "review": {"p_cease": min(ceasing.p_cease_review, 0.5)},
             "phase_transfer": {
                 "p_cease_at_16": 0.0,
+                "p_to_fe_at_16": to_fe,
                 "p_cease_at_19": ceasing.p_cease_at_19,
                 "leaving_reason_shares": ceasing.leaving_reasons,
             },
@@ -251,6 +277,7 @@ def estimate(
         notes=(
             Estimate("exits.hazard_by_band", "", ceasing.note),
             Estimate("exits.moves_in_per_year", round(moves_in, 1), moves_note),
+            Estimate("phase_transfer.p_to_fe_at_16", round(to_fe, 3), to_fe_note),
         ),
         uncertainty=_uncertainty(h, last),
     )

@@ -1,13 +1,15 @@
 """Placement: where new plans are placed, and the state special and resourced places
 (parameter section ``placement``).
 
-SEN2 does not publish new plans by placement for an LA, so the mix of new plans is the
-LA's own caseload mix at each phase, tilted by how England's new plans differ from
-England's caseload (new plans start in mainstream far more often than the caseload as a
-whole is placed there). Its uncertainty is a Dirichlet per phase, as certain as one year
-of that phase's new plans would make it (*assumption*). State special and resourced places
-start full (they are in most LAs) and grow by the observed annual growth of their
-caseload.
+SEN2 does not publish new plans by placement for an LA, so the mix of new plans at each
+phase is the LA's own caseload mix at that phase: a phase's new plans then keep its mix,
+and the shares move only by the moves at reviews and phase transfers (estimated from the
+LA's transfers and its post-16 caseload) and by places. England's all-age tilt (new plans
+start in mainstream far more often than the caseload is placed there) is not applied: it
+moved the mainstream share 1.3-3.5 points a year against LAs' own -0.8 to +0.8. Its
+uncertainty is a Dirichlet per phase, as certain as one year of that phase's new plans
+would make it (*assumption*). State special and resourced places start full (they are in
+most LAs) and grow by the observed annual growth of their caseload.
 """
 
 from __future__ import annotations
@@ -18,25 +20,20 @@ from simulation.uncertainty import Component, Uncertain
 from simulation.vocabulary import AGE_BANDS, BAND_NAMES, GROUPS_BY_PHASE, PHASES, PLACEMENT_GROUPS
 
 from ..la_data import LAHistory
-from ..national import national_placements
 from .common import RECENT_YEARS, TREND_YEARS, SectionEstimate
 from .initial import InitialEstimate
 
 __all__ = ["estimate"]
 
 
-def _new_plan_mix(caseload: dict[str, tuple[float, ...]], year: int) -> dict[str, dict[str, float]]:
-    """Placement of new plans by phase: the LA's own caseload mix at each phase, tilted by
-    how England's new plans differ from England's caseload."""
+def _new_plan_mix(caseload: dict[str, tuple[float, ...]]) -> dict[str, dict[str, float]]:
+    """Placement of new plans by phase: the LA's own caseload mix at each phase (its ages'
+    bands in the start caseload), so that a phase's new plans keep its mix."""
     stock = np.array([caseload.get(g, (0.0,) * len(BAND_NAMES)) for g in PLACEMENT_GROUPS]).T
-    new_nat, stock_nat = national_placements(year)
-    tilt = np.array(
-        [new_nat.get(g, 0.0) / stock_nat[g] if stock_nat.get(g) else 1.0 for g in PLACEMENT_GROUPS]
-    )
     mix: dict[str, dict[str, float]] = {}
     for phase, (lo, hi) in PHASES.items():
         bands = [i for i, (blo, bhi) in enumerate(AGE_BANDS.values()) if blo <= hi and lo <= bhi]
-        row = stock[bands].sum(axis=0) * tilt
+        row = stock[bands].sum(axis=0)
         allowed = GROUPS_BY_PHASE[phase]
         shares = {g: float(row[j]) for j, g in enumerate(PLACEMENT_GROUPS) if g in allowed}
         if sum(shares.values()) <= 0:
@@ -105,7 +102,7 @@ def estimate(
     """Placement from January ``as_of`` (flows to the year before), from ``initial``'s
     caseload."""
     caseload = initial.caseload
-    mix = _new_plan_mix(caseload, as_of)
+    mix = _new_plan_mix(caseload)
     return SectionEstimate(
         values={
             "placement": {

@@ -17,6 +17,7 @@ from ..vocabulary import PHASE_START_AGES, SCHOOL_LEAVING_AGE
 from .ceasing import cease, leaving_reason, schedule_exits
 from .placement import (
     ALLOWED_AT_AGE,
+    FE,
     HOLDING_GROUP,
     RP,
     SPECIAL,
@@ -74,12 +75,13 @@ def age_plans(system: SendSystem) -> None:
 
 def phase_transfer(system: SendSystem) -> None:
     """Children starting a phase: most keep their kind of setting; the rest leave (at 16
-    or 19), move out of special provision, or have a setting drawn afresh."""
+    or 19), move to college at 16 (`phase_transfer.p_to_fe_at_16`), move out of special
+    provision, or have a setting drawn afresh."""
     cl = system.caseload
     idx = cl.open_plans()
     movers = idx[np.isin(cl.age[idx], list(PHASE_START_AGES))]
     system.count("phase_transfers", system.env.now, len(movers))
-    u = system.rng["phase_transfer"].random((len(movers), 3))
+    u = system.rng["phase_transfer"].random((len(movers), 4))
     pt = system.params.phase_transfer
     ages = cl.age[movers]
     waiting = cl.waiting_for[movers] >= 0
@@ -93,8 +95,10 @@ def phase_transfer(system: SendSystem) -> None:
         | ((ages == 19) & (u[:, 0] < pt.p_cease_at_19))
         | into_work
     )
+    # Out of school at 16: to college at the rate the LA's post-16 caseload implies.
+    to_fe = (ages == 16) & ~SPECIALIST[current] & (u[:, 3] < pt.p_to_fe_at_16) & ~leaves
     p_keep = np.where(SPECIALIST[current], pt.p_keep_specialist, pt.p_keep_setting)
-    keeps = ALLOWED_AT_AGE[ages, current] & (u[:, 1] < p_keep)
+    keeps = ALLOWED_AT_AGE[ages, current] & (u[:, 1] < p_keep) & ~to_fe
     # Most children keep their kind of setting and need nothing done; the loop is for
     # those who leave, change setting or are waiting for a place.
     for j in np.flatnonzero(leaves | ~keeps | waiting).tolist():
@@ -109,7 +113,9 @@ def phase_transfer(system: SendSystem) -> None:
             )
             cease(system, i, reason)
             continue
-        if keeps[j]:
+        if to_fe[j]:
+            target = FE
+        elif keeps[j]:
             target = int(current[j])
         elif SPECIALIST[current[j]] and ALLOWED_AT_AGE[age, current[j]]:
             target = HOLDING_GROUP[age]  # the rare move out of special provision
