@@ -34,7 +34,7 @@ from .pathway.start import initial_state
 from .randomness import streams, weekly_streams
 from .results import CENSUS_METRICS, COUNT_FLOWS, DERIVED_FLOWS, Results
 from .shares import normalise_seq
-from .teams import Responses, Team, respond, staff_in_post
+from .teams import Responses, make_team, respond, staff_in_post
 from .vocabulary import BAND_NAMES, GROUP_INDEX, N_AGES, NEEDS, PLACEMENT_GROUPS
 
 
@@ -75,8 +75,18 @@ class SendSystem:
 
         # The pathway's state, stage by stage.
         a, pw = params.assessment, params.plan
-        self.ep_team = Team(self.env, a.ep_fte, self.year_starts)
-        self.coordinators = Team(self.env, pw.coordinators * pw.caseload_limit, self.year_starts)
+        share = params.capacity.priority_share  # a lane for the simplest cases
+        self.ep_team = make_team(
+            self.env, a.ep_fte, self.year_starts, share, a.ep_days_per_advice, a.ep_work_cv
+        )
+        self.coordinators = make_team(
+            self.env,
+            pw.coordinators * pw.caseload_limit,
+            self.year_starts,
+            share,
+            pw.draft_days,
+            pw.draft_cv,
+        )
         # SEN support population by academic age (counts of children without a plan), and
         # the children back on it after a refusal or no plan, counted apart.
         self.sen_support = np.rint(np.array(params.demand.sen_support_by_age)).astype(np.int64)

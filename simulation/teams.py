@@ -90,6 +90,12 @@ class Team:
         self.servers, self.fte = servers, fte
         self.slowdown = servers / fte if fte > 0 else 1.0
 
+    def capacity(self) -> np.ndarray:
+        """Adviser-days available by year, to the end of the run."""
+        capacity = list(self.capacity_area)
+        self._add(capacity, self._capacity_since, self._year_starts[-1], self.servers)
+        return np.array(capacity)
+
     def wait(self) -> float:
         """Days new work arriving now would wait for an adviser (infinity with none)."""
         return max(self.free_at[0] - self.env.now, 0.0) if self.servers else math.inf
@@ -194,6 +200,119 @@ class Responses:
         out["coordinator"] = fte["coordinator"] * co.factor
         out["review_officer"] = fte["review_officer"] * ro.factor
         return out
+
+
+#: Lanes: the simple lane is staffed for its smoothed workload at this utilisation, over
+#: this smoothing time (days), keeping the main lane at least this share of its
+#: proportional FTE (*assumptions*: an LA staffs its priority work first, reviewing the
+#: split every few weeks, without stopping the rest).
+LANE_UTILISATION, LANE_SMOOTHING_DAYS, LANE_MAIN_FLOOR = 0.85, 56.0, 0.5
+
+
+class Lanes:
+    """A team that serves its simplest work first: what LAs do under pressure (simpler
+    cases faster), so that timeliness degrades smoothly rather than switching off when
+    demand passes capacity. Work of at most `threshold` days (the simplest
+    `priority_share` of cases) goes to a simple lane staffed first, for its smoothed
+    workload at LANE_UTILISATION (at least `work_share` of the FTE, the share of the work
+    those cases bring); the rest of the team is the main lane, first come first served.
+    A simple case goes to the main lane if that would start it sooner. The split is
+    reviewed weekly. The same interface as `Team`."""
+
+    def __init__(
+        self,
+        env: simpy.Environment,
+        fte: float,
+        year_starts: Sequence[float],
+        threshold: float,
+        work_share: float,
+    ) -> None:
+        self.env = env
+        self.threshold, self.work_share = threshold, work_share
+        self.fte = fte
+        self.simple = Team(env, fte * work_share, year_starts)
+        self.main = Team(env, fte * (1.0 - work_share), year_starts)
+        self._smoothed = fte * work_share * LANE_UTILISATION  # simple work a day
+        self._simple_work = 0.0
+        self._since = env.now
+
+    @property
+    def arrived(self) -> float:
+        return self.simple.arrived + self.main.arrived
+
+    @arrived.setter
+    def arrived(self, value: float) -> None:
+        self.simple.arrived, self.main.arrived = value, 0.0
+
+    def assign(self, work: float, arrival: float | None = None) -> float:
+        now = self.env.now if arrival is None else arrival
+        if self.env.now - self._since >= WEEK:
+            self._rebalance()
+        if work > self.threshold:
+            return self.main.assign(work, arrival)
+        self._simple_work += work
+        simple_at = self.simple.free_at[0] if self.simple.servers else math.inf
+        main_at = self.main.free_at[0] if self.main.servers else math.inf
+        lane = self.simple if simple_at <= max(main_at, now) else self.main
+        return lane.assign(work, arrival)
+
+    def _rebalance(self) -> None:
+        now = self.env.now
+        days = now - self._since
+        alpha = min(1.0, days / LANE_SMOOTHING_DAYS)
+        self._smoothed += (self._simple_work / days - self._smoothed) * alpha
+        self._simple_work, self._since = 0.0, now
+        self._split()
+
+    def _split(self) -> None:
+        fte = self.fte
+        most = fte * (1.0 - (1.0 - self.work_share) * LANE_MAIN_FLOOR)
+        simple = min(max(self._smoothed / LANE_UTILISATION, fte * self.work_share), most)
+        self.simple.set_fte(simple)
+        self.main.set_fte(fte - simple)
+
+    def set_fte(self, fte: float) -> None:
+        self.fte = fte
+        self._split()
+
+    def wait(self) -> float:
+        """The wait ahead of new work that is not the simplest (the main lane's)."""
+        return self.main.wait()
+
+    def utilisation(self) -> np.ndarray:
+        cap = self.simple.capacity() + self.main.capacity()
+        busy = np.array(self.simple.busy_area) + np.array(self.main.busy_area)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(cap > 0, busy / np.maximum(cap, 1e-300), 0.0)
+
+    def mean_queue(self) -> np.ndarray:
+        return np.asarray(self.simple.mean_queue() + self.main.mean_queue())
+
+    def mean_wait_weeks(self) -> np.ndarray:
+        starts = np.array(self.simple.starts) + np.array(self.main.starts)
+        wait = np.array(self.simple.wait_total) + np.array(self.main.wait_total)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(starts > 0, wait / np.maximum(starts, 1) / 7, np.nan)
+
+
+def make_team(
+    env: simpy.Environment,
+    fte: float,
+    year_starts: Sequence[float],
+    share: float,
+    mean: float,
+    cv: float,
+) -> Team | Lanes:
+    """A team (`Team`), or with a priority share above 0 and variable work, `Lanes`
+    whose simple lane takes the `share` of cases with the least work (the quantile of
+    the gamma work times, found from a fixed sample so it is the same in every run)."""
+    if share <= 0 or cv <= 0 or mean <= 0:
+        return Team(env, fte, year_starts)
+    k = 1.0 / cv**2
+    sample = np.sort(np.random.default_rng(20_240_101).gamma(k, mean / k, 20_000))
+    threshold = float(np.quantile(sample, min(share, 1.0)))
+    work_share = float(sample[sample <= threshold].sum() / sample.sum())
+    return Lanes(env, fte, year_starts, threshold, min(max(work_share, 0.0), 1.0))
 
 
 def respond(system: SendSystem) -> None:

@@ -235,7 +235,7 @@ def recovery(tmp_path_factory: pytest.TempPathFactory) -> tuple[Parameters, Cali
             "plan": {"coordinator_growth": 0.05},
             "demand": {"request_trend": 0.08},
             # teams of known size and growth (the replay's model of history)
-            "capacity": {"respond": False},
+            "capacity": {"respond": False, "priority_share": 0.0},
         }
     )
     history = run_replication(truth, np.random.SeedSequence(7))

@@ -25,6 +25,9 @@ simulation/teams.py) is estimated here too (:func:`response`):
   gives the lagged effect as a share phi of the immediate one; a geometric lag with that
   ratio a year is an exponential smoothing with time constant -1/ln(phi) years. Its sd
   (delta method) enters the parameter uncertainty (normal on the log).
+- **priority_share**, the share of the simplest cases the teams serve first (teams.Lanes):
+  the LA's lowest published share within 20 weeks where below the bundled LAs' median
+  lowest share, else that median (:func:`_priority`); a beta.
 """
 
 from __future__ import annotations
@@ -201,7 +204,60 @@ def response(h: LAHistory, until: int) -> ResponseEstimate:
     return ResponseEstimate(strength, math.sqrt(1 / prec), own, pooled)
 
 
+def la_floor(h: LAHistory, until: int) -> tuple[float, float, int] | None:
+    """The LA's lowest share of plans issued within 20 weeks (excluding exceptions),
+    RESPONSE_FROM to ``until`` (years with at least 20 plans): (share, plans, year)."""
+    within = h.series("issued_within_20wks_excl_exceptions")
+    plans = h.series("plans_issued_excl_exceptions")
+    rows = [
+        (within[y] / plans[y], plans[y], y)
+        for y in range(RESPONSE_FROM, until + 1)
+        if plans.get(y, 0.0) >= 20 and y in within
+    ]
+    return min(rows) if rows else None
+
+
+@functools.lru_cache(maxsize=8)
+def pooled_floor(until: int) -> float:
+    """The median over the bundled LAs of their lowest share within 20 weeks (0.225 on
+    data to 2024); 0 with no LA's history."""
+    ds = load_dataset(None)
+    floors = []
+    for _, code in ds.las():
+        f = la_floor(clean_history(ds.la(code))[0], until)
+        if f is not None:
+            floors.append(f[0])
+    return float(np.median(floors)) if floors else 0.0
+
+
+def _priority(h: LAHistory, until: int) -> tuple[float, Uncertain | None, Estimate]:
+    """capacity.priority_share: the share an LA keeps on time under pressure. Its own
+    lowest share within 20 weeks where that is below the pooled median floor (it has
+    shown what it holds when pressed); else the pooled median (an LA never pressed has
+    not shown it holds more). Uncertainty: a beta on that year's plans (own), or on 50
+    plans (pooled: *assumption*, about the LAs' spread around the median)."""
+    pooled = pooled_floor(until)
+    own = la_floor(h, until)
+    if own is not None and own[0] < pooled:
+        q, n, note = own[0], own[1], f"its lowest share within 20 weeks ({own[2]})"
+    else:
+        q, n, note = pooled, 50.0, "the median of the bundled LAs' lowest shares"
+    q = min(max(q, 0.0), 1.0)
+    estimate = Estimate("capacity.priority_share", round(q, 3), f"{note}: {q:.1%}")
+    if q <= 0 or q >= 1:
+        return q, None, estimate
+    u = Uncertain(
+        "capacity_priority",
+        "beta",
+        {"a": q * n + 0.5, "b": (1 - q) * n + 0.5},
+        (Component(("capacity.priority_share",), "logit", q),),
+        "share within 20 weeks in the most pressed year",
+    )
+    return q, u, estimate
+
+
 def _response_section(h: LAHistory, until: int) -> SectionEstimate:
+    q, q_uncertain, q_note = _priority(h, until)
     r = response(h, until)
     p = r.pooled
     strength = min(max(r.strength, 0.0), 2.0)
@@ -212,7 +268,7 @@ def _response_section(h: LAHistory, until: int) -> SectionEstimate:
         else "too short a history for its own slope: "
     )
     return SectionEstimate(
-        values={"capacity": {"strength": strength, "lag_days": p.lag_days}},
+        values={"capacity": {"strength": strength, "lag_days": p.lag_days, "priority_share": q}},
         notes=(
             Estimate(
                 "capacity.strength",
@@ -226,6 +282,7 @@ def _response_section(h: LAHistory, until: int) -> SectionEstimate:
                 f"pooled over {p.n_changes} LA-years: completions' growth follows last "
                 f"year's request growth at {p.phi:.2f} of this year's, a geometric lag",
             ),
+            q_note,
         ),
         uncertainty=(
             Uncertain(
@@ -242,7 +299,8 @@ def _response_section(h: LAHistory, until: int) -> SectionEstimate:
                 (Component(("capacity.lag_days",), "log", p.lag_days),),
                 "pooled distributed lag of completions' growth on request growth",
             ),
-        ),
+        )
+        + ((q_uncertain,) if q_uncertain is not None else ()),
     )
 
 
