@@ -104,6 +104,17 @@ class Demand:
         lo=-0.5,
         hi=1.0,
     )
+    request_trend_damping: float = _p(
+        1.0,
+        "Damping phi of the request trend (Gardner and McKenzie's damped trend): the "
+        "trend's log growth applies in the k-th year as phi^k of itself, so requests' "
+        "multiplier after t years is (1 + request_trend)^(phi (1 - phi^t) / (1 - phi)), "
+        "bounded however long the run; 1 compounds the trend undamped, 0 holds requests "
+        "flat. Estimates choose it by rolling-origin validation on the LAs' published "
+        "requests (calibration/pooling.py).",
+        lo=0,
+        hi=1,
+    )
     request_multiplier_by_year: dict[str, float] = _p(
         {},
         "Multiplier of all requests (SEN support hazard and direct) in a calendar year "

@@ -8,16 +8,24 @@ count times the LA's share of England's plans (*assumption*: SEN support by LA i
 SEN2), spread evenly over Reception to Year 11, with identification keeping each age's pool
 steady.
 
-The trend is either the log-linear trend of requests over five years (the direct
-estimates) or, with ``regression=True`` (calibration), the Poisson regression's growth,
-with the request level moved to the regression's rate at the start. Either way the
-uncertainty is the regression's: the level and growth drawn jointly (bivariate normal,
-quasi-Poisson covariance, a year's own spread about the line added to the level). The
-age split is not varied.
+The trend is damped and pooled (:mod:`calibration.pooling`): England's growth (a mean
+of its last five annual growths weighted to the recent, so a change of pace shows at once
+and the 2020 shock fades) plus the LA's trend in its share of England's requests, shrunk
+towards all LAs' by empirical Bayes, damped by the factor the rolling-origin validation
+chose as of the start (``demand.request_trend_damping``). The log-linear trend of
+requests over five years is kept for what sizes the teams next year
+(:meth:`DemandEstimate.agreed`); an LA with no pooled trend (England's requests
+unpublished) keeps it, undamped. With ``regression=True`` (calibration) the request level
+is moved to the Poisson regression's rate at the start. The uncertainty is the
+regression's level (a year's own spread about the line added) and the pooled trend's
+(England's growth and the posterior of the LA's share slope), drawn as a bivariate
+normal; the trend's draw is damped as the trend is, so the bands widen with the horizon
+up to the damped trend's bound. The age split is not varied.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -28,6 +36,7 @@ from simulation.vocabulary import BAND_NAMES, N_AGES
 
 from ..estimation import PoissonTrend, clip_trend, poisson_trend
 from ..la_data import DataError, LAHistory, national_need_shares, national_sen_support_and_ehcp
+from ..pooling import PooledTrend, la_pooled_trend
 from .common import (
     TREND_YEARS,
     Estimate,
@@ -64,6 +73,7 @@ class DemandEstimate(SectionEstimate):
     loglinear_trend: float
     band_shares: np.ndarray
     regression: PoissonTrend | None
+    pooled: PooledTrend | None = None
 
     @property
     def weekly_requests(self) -> float:
@@ -107,13 +117,31 @@ def _national_census(year: int) -> tuple[float, float]:
     return national_sen_support_and_ehcp(None)
 
 
-def _at_start(regression: PoissonTrend, h: LAHistory) -> tuple[float, float]:
-    """The regression's trend (clipped) and the factor moving last year's published count
-    to the regression's rate at 1 January, half a year on from its fitted level."""
-    trend = clip_trend(regression.growth)
+def _at_start(
+    regression: PoissonTrend, h: LAHistory, pooled: PooledTrend | None
+) -> tuple[float, float]:
+    """The trend (the pooled one, else the regression's, clipped) and the factor moving
+    last year's published count to the regression's rate at 1 January, half a year on
+    from its fitted level at the trend's first-year pace."""
+    trend = clip_trend(regression.growth if pooled is None else pooled.first_year_growth())
     observed = h.get("requests_received", regression.years[-1]) or regression.level
     at_start = regression.level * (1.0 + trend) ** 0.5
+    trend = clip_trend(regression.growth if pooled is None else pooled.growth)
     return trend, at_start / observed if observed > 0 else 1.0
+
+
+def _pooled_note(p: PooledTrend, trend: float) -> str:
+    own = "no share slope of its own" if p.share_own is None else f"own {p.share_own:+.3f}"
+    bound = math.exp(p.log_growth * p.damping / (1 - p.damping)) if p.damping < 1 else math.inf
+    return (
+        f"damped pooled trend: England's requests_received growth {math.expm1(p.national):+.1%}"
+        f" (weighted to the recent, {p.years[0]}-{p.years[-1]}) plus the LA's log-share slope "
+        f"{p.share_shrunk:+.3f} ({own}, shrunk {p.shrinkage:.2f} of the way to all "
+        f"{p.pool.n_las} LAs' mean {p.pool.mu:+.3f}, between-LA sd {math.sqrt(p.pool.tau2):.3f})"
+        f" = {trend:+.1%} a year, damped by {p.damping:.1f} a year (chosen by rolling-origin "
+        f"validation; first year {p.first_year_growth():+.1%}, at most "
+        f"x{bound:.2f} ever)"
+    )
 
 
 def _regression_note(regression: PoissonTrend, trend: float) -> str:
@@ -126,21 +154,30 @@ def _regression_note(regression: PoissonTrend, trend: float) -> str:
     )
 
 
-def _uncertainty(regression: PoissonTrend | None) -> tuple[Uncertain, ...]:
+def _uncertainty(
+    regression: PoissonTrend | None, pooled: PooledTrend | None
+) -> tuple[Uncertain, ...]:
     if regression is None or len(regression.years) < 2:
         return ()
+    cov = regression.cov_at_start()
+    source = ""
+    if pooled is not None:
+        # The level's spread is the regression's; the trend's the pooled estimate's, drawn
+        # apart from the level (its England part is not the LA's regression line).
+        cov = [[cov[0][0], 0.0], [0.0, pooled.var]]
+        source = "; trend: damped pooled trend (England's growth and the LA's shrunk share)"
     return (
         Uncertain(
             "requests",
             "mvnormal",
-            {"mean": [0.0, 0.0], "cov": [list(r) for r in regression.cov_at_start()]},
+            {"mean": [0.0, 0.0], "cov": [list(r) for r in cov]},
             (
                 Component(REQUEST_LEVEL_TARGETS, "log", 0.0),
                 Component(("demand.request_trend",), "log1p", 0.0),
             ),
             f"Poisson log-linear regression of requests_received, "
             f"{regression.years[0]}-{regression.years[-1]} (dispersion "
-            f"{regression.dispersion:.1f})",
+            f"{regression.dispersion:.1f}){source}",
         ),
     )
 
@@ -182,17 +219,32 @@ def estimate(
     ident[POOL_AGES[0]] = pool[POOL_AGES[0]] * (1 + exit_rate / 2)
 
     fit = poisson_trend(h.series("requests_received"), last)
-    trend, factor = loglinear, 1.0
+    pooled = la_pooled_trend(h, england, last) if requests else None
+    trend, factor, damping = loglinear, 1.0, 1.0
     trend_note = f"log-linear trend of requests_received over up to {TREND_YEARS} years to {last}"
+    if pooled is not None:
+        trend, damping = clip_trend(pooled.growth), pooled.damping
+        trend_note = _pooled_note(pooled, trend)
     scaled = ""
     if regression and fit is not None:
-        trend, factor = _at_start(fit, h)
-        trend_note = _regression_note(fit, trend)
+        trend, factor = _at_start(fit, h, pooled)
+        if pooled is None:
+            trend_note = _regression_note(fit, trend)
+        else:
+            trend_note += f"; level: {_regression_note(fit, trend)}"
         scaled = f"; scaled by {factor:.3f} to the regression's rate at 1 January {as_of}"
         pool, ident, direct = ([v * factor for v in xs] for xs in (pool, ident, direct))
     need_new, _ = national_need_shares()
     notes = (
         Estimate("demand.request_trend", round(trend, 4), trend_note),
+        Estimate(
+            "demand.request_trend_damping",
+            damping,
+            "chosen by rolling-origin validation of every bundled LA's requests "
+            f"(calibration/pooling.py) as of {last}"
+            if pooled is not None
+            else "undamped: no pooled trend (England's requests_received are not published)",
+        ),
         Estimate(
             "demand.sen_support_by_age",
             round(pool_total * factor),
@@ -214,13 +266,15 @@ def estimate(
                 "request_hazard_by_age": hazard,
                 "direct_requests_by_age": direct,
                 "request_trend": trend,
+                "request_trend_damping": damping,
                 "need_shares": need_new,
             }
         },
         notes=notes,
-        uncertainty=_uncertainty(fit),
+        uncertainty=_uncertainty(fit, pooled),
         requests_last_year=req,
         loglinear_trend=loglinear,
         band_shares=shares,
         regression=fit,
+        pooled=pooled,
     )

@@ -81,6 +81,19 @@ class Demand:
         )
 
 
+def damped_log_multiplier(log_growth: float, damping: float, years: float) -> float:
+    """The log of the requests' multiplier ``years`` into the run under a damped trend
+    (Gardner and McKenzie): the log growth ``log_growth`` applies in the k-th year as
+    ``damping^k`` of itself, so the multiplier is ``exp(b phi (1 - phi^t) / (1 - phi))``,
+    continuous in ``t`` and bounded by ``exp(b phi / (1 - phi))``; undamped (``phi = 1``)
+    it is ``exp(b t)``, and ``phi = 0`` holds requests flat."""
+    if damping >= 1.0:
+        return log_growth * years
+    if damping <= 0.0:
+        return 0.0
+    return float(log_growth * damping * (1.0 - damping**years) / (1.0 - damping))
+
+
 def sen_support_week(system: SendSystem) -> None:
     """Identification onto SEN support and leaving it, over one week."""
     # One week-jumped generator serves everything whose draws depend on the pool's size.
@@ -102,7 +115,11 @@ def requests_this_week(system: SendSystem, t: float) -> list[Case]:
     or not issued a plan before."""
     d, demand = system.params.demand, system.demand
     week = int(t // WEEK)
-    trend = (1.0 + d.request_trend) ** (t / DAYS_PER_YEAR)
+    trend = math.exp(
+        damped_log_multiplier(
+            math.log1p(d.request_trend), d.request_trend_damping, t / DAYS_PER_YEAR
+        )
+    )
     factor = demand.year_factor[min(max(system.year(t), 0), system.n_years - 1)]
     factor = system.levers.request_factor(t, factor)
     p_week = -np.expm1(-demand.weekly_hazard * trend * factor)
