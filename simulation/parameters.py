@@ -176,6 +176,15 @@ class Panel:
     tribunal_days: float = _p(
         300.0, "Mean days from refusal to tribunal decision. *Assumption*.", lo=0, hi=1500
     )
+    p_decided_late: float = _p(
+        0.0,
+        "Share of requests decided after 6 weeks whatever the panel's capacity (advice or "
+        "evidence awaited): they wait for the first sitting after 6 weeks. Estimated "
+        "(calibration/estimators/panel.py) as requests_decided_over_6wks over all "
+        "decisions, recent years.",
+        lo=0,
+        hi=1,
+    )
 
 
 @dataclass(frozen=True)
@@ -662,6 +671,17 @@ class CapacityResponse:
         "is twice the trigger. *Assumption*.",
         lo=0,
         hi=5,
+    )
+    priority_share: float = _p(
+        0.0,
+        "Share of assessments, the simplest (least EP work, least drafting), that the EP "
+        "and coordinator teams keep a lane for (simulation/teams.py, `Lanes`), so that "
+        "under pressure they stay on time while the rest wait. Estimated per LA "
+        "(calibration/estimators/growth.py): the LA's lowest share issued within 20 "
+        "weeks 2016-2024, or the bundled LAs' median lowest share (0.225) where that is "
+        "lower. 0: strict first come, first served.",
+        lo=0,
+        hi=1,
     )
     priority_share: float = _p(
         0.0,

@@ -92,6 +92,7 @@ class SendSystem:
         self.sen_support = np.rint(np.array(params.demand.sen_support_by_age)).astype(np.int64)
         self.returned = np.zeros(N_AGES, dtype=np.int64)
         self.panel_queue: deque[Case] = deque()
+        self.panel_late: deque[Case] = deque()  # decided after 6 weeks (decision.py)
         self.open_assessments = 0
         self.open_since: dict[int, float] = {}
         self.issue_decisions: list[tuple[float, int, Case]] = []  # a heap by day
@@ -265,7 +266,7 @@ class SendSystem:
         for j, name in enumerate(NEEDS):
             c[f"caseload_need_{name}"][k] = needs[j]
         c["sen_support_total"][k] = self.sen_support.sum() + self.returned.sum()
-        c["requests_awaiting_decision"][k] = len(self.panel_queue)
+        c["requests_awaiting_decision"][k] = len(self.panel_queue) + len(self.panel_late)
         c["open_assessments"][k] = self.open_assessments
         overdue_before = self.env.now - self.params.review.overdue_after_days
         c["reviews_overdue"][k] = (act & (cl.next_review[:n] < overdue_before)).sum()

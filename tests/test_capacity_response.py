@@ -111,3 +111,17 @@ def test_lanes_change_little_without_pressure() -> None:
     a = fifo.flows["pct_within_20wks_excl_exceptions"]
     b = lanes.flows["pct_within_20wks_excl_exceptions"]
     assert np.all(np.abs(a - b) <= 5), (a, b)
+
+
+def test_requests_held_for_information_are_decided_after_six_weeks() -> None:
+    """With an ample weekly panel, the share decided within 6 weeks is 1 - p_decided_late
+    (binomial noise only), and every request is still decided."""
+    p = small_la(
+        {"panel": {"sitting_interval_days": 7.0, "slots_per_sitting": 50, "p_decided_late": 0.2}},
+        years=3,
+    )
+    r = run_replication(p, 6)
+    pct = r.flows["pct_requests_decided_within_6wks"][1:]
+    n = r.flows["requests_decided"][1:]
+    assert np.all(np.abs(pct - 80) <= 100 * 4 * np.sqrt(0.2 * 0.8 / n)), pct
+    assert r.census["requests_awaiting_decision"][-1] <= 15

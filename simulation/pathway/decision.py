@@ -38,7 +38,16 @@ def receive_requests(system: SendSystem, cases: list[Case]) -> None:
             system.event(case.id, "request", case.request_day)
     system.responses.teams["panel"].arrived += len(cases)
     if system.params.panel.sitting_interval_days > 0:
-        system.panel_queue.extend(cases)
+        p_late = system.params.panel.p_decided_late
+        if p_late <= 0:
+            system.panel_queue.extend(cases)
+            return
+        for case in cases:
+            # A share decided after 6 weeks, whatever the capacity (advice or evidence
+            # awaited), drawn from the refusal uniform's digits (independent of refusal,
+            # the same in every scenario).
+            late = (case.u_refuse * 1024.0) % 1.0 < p_late
+            (system.panel_late if late else system.panel_queue).append(case)
         return
     now = system.env.now
     while system.panel_queue:  # requests waiting at the start
@@ -50,7 +59,8 @@ def receive_requests(system: SendSystem, cases: list[Case]) -> None:
 def panel(system: SendSystem) -> None:
     """Decision to assess (CoP 9.14): within 6 weeks of the request. The panel decides
     the oldest requests first, up to its slots (scaled by the panel's response to its
-    workload); the rest wait for the next sitting."""
+    workload); the rest wait for the next sitting. Requests held for more information
+    (`panel.p_decided_late`) come first once 6 weeks have passed."""
     now = system.env.now
     queue = system.panel_queue
     # Slots follow the workload (teams.Response: more panel time, extra sittings), the
@@ -60,6 +70,11 @@ def panel(system: SendSystem) -> None:
     slots = int(credit)
     system.panel_credit = min(credit - slots, 1.0)
     decided = within_6wks = agreed = 0
+    late = system.panel_late
+    while late and slots > 0 and now - late[0].request_day > SIX_WEEKS:
+        agreed += decide(system, late.popleft(), now, counted=True)
+        decided += 1
+        slots -= 1
     while queue and slots > 0 and queue[0].request_day <= now:
         case = queue.popleft()
         within_6wks += now - case.request_day <= SIX_WEEKS
