@@ -683,17 +683,6 @@ class CapacityResponse:
         lo=0,
         hi=1,
     )
-    priority_share: float = _p(
-        0.0,
-        "Share of assessments, the simplest (least EP work, least drafting), that the EP "
-        "and coordinator teams keep a lane for (simulation/teams.py, `Lanes`), so that "
-        "under pressure they stay on time while the rest wait. Estimated per LA "
-        "(calibration/estimators/growth.py): the LA's lowest share issued within 20 "
-        "weeks 2016-2024, or the bundled LAs' median lowest share (0.225) where that is "
-        "lower. 0: strict first come, first served.",
-        lo=0,
-        hi=1,
-    )
 
 
 @dataclass(frozen=True)
