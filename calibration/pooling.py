@@ -70,6 +70,7 @@ __all__ = [
     "forecast",
     "la_pooled_trend",
     "national_growth",
+    "national_shock_sd",
     "pool_slopes",
     "pooled_trend",
     "select_damping",
@@ -191,6 +192,27 @@ def national_growth(
     w = w / w.sum()
     var = float(np.var(g, ddof=1)) * float((w**2).sum()) if len(g) > 1 else 0.0
     return float(w @ g), var, tuple(pairs)
+
+
+def national_shock_sd(
+    national: Mapping[int, float], until: int, n: int = NATIONAL_YEARS
+) -> tuple[float, int] | None:
+    """The spread of England's year shocks: the root mean square of its one-year-ahead
+    errors, each year's log growth against :func:`national_growth` of the years before
+    (every year up to ``until`` with one), and their number (None with none). A shock
+    moves the level for good (a random walk), so its variance adds up year on year."""
+    years = sorted(y for y in national if y <= until and national[y] > 0)
+    errors = []
+    for y in years:
+        if y - 1 not in years:
+            continue
+        prior = national_growth(national, y - 1, n)
+        if prior is None:
+            continue
+        errors.append(math.log(national[y] / national[y - 1]) - prior[0])
+    if not errors:
+        return None
+    return float(np.sqrt(np.mean(np.square(errors)))), len(errors)
 
 
 @dataclass(frozen=True)

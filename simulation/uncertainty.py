@@ -80,6 +80,9 @@ class Uncertain:
     params: Mapping[str, Any]
     components: tuple[Component, ...]
     source: str
+    #: Drawn from a stream of its own keyed by its name, so every LA run with the same
+    #: replication seed draws the same value (a national shock shared by all LAs).
+    shared: bool = False
 
     def __post_init__(self) -> None:
         if self.family not in FAMILIES:
@@ -142,6 +145,7 @@ class Uncertain:
             "family": self.family,
             "params": {k: _plain(v) for k, v in self.params.items()},
             "source": self.source,
+            **({"shared": True} if self.shared else {}),
             "components": [
                 {
                     "targets": list(c.targets),
@@ -165,7 +169,14 @@ class Uncertain:
                 )
                 for c in data["components"]
             )
-            return cls(data["name"], data["family"], dict(data["params"]), comps, data["source"])
+            return cls(
+                data["name"],
+                data["family"],
+                dict(data["params"]),
+                comps,
+                data["source"],
+                bool(data.get("shared", False)),
+            )
         except (KeyError, TypeError) as e:
             raise ParameterError(f"{where}: malformed uncertainty entry ({e})") from None
 
@@ -245,8 +256,10 @@ class ParameterUncertainty:
     items: tuple[Uncertain, ...]
 
     def draw(self, rng: np.random.Generator) -> dict[str, list[Any]]:
-        """One joint draw: item name -> its component deltas."""
-        return {u.name: u.draw(rng) for u in self.items}
+        """One joint draw: item name -> its component deltas. A shared item draws from a
+        stream keyed by its name under ``rng``'s seed (not from ``rng``, so the others'
+        draws are as they would be without it)."""
+        return {u.name: u.draw(_shared_rng(rng, u.name) if u.shared else rng) for u in self.items}
 
     def apply(self, params: Parameters, deltas: Mapping[str, Sequence[Any]]) -> Parameters:
         """``params`` moved by one draw's deltas (values kept inside their allowed range)."""
@@ -270,6 +283,10 @@ class ParameterUncertainty:
                             k: _move_dict_value(v, float(d), c.scale, lo, hi)
                             for k, v in value.items()
                         }
+                    elif isinstance(value, dict):
+                        # One entry of a table of multipliers (an entry not listed is 1).
+                        old = float(value.get(key, 1.0))
+                        value = {**value, key: _clip(_move(old, float(d), c.scale), lo, hi)}
                     elif isinstance(value, tuple):
                         value = tuple(_clip(_move(v, float(d), c.scale), lo, hi) for v in value)
                     else:
@@ -377,6 +394,18 @@ def _move_shares(
 
 def _replace_fields(section: Any, changes: Mapping[str, Any]) -> Any:
     return replace(section, **changes)
+
+
+def _shared_rng(rng: np.random.Generator, name: str) -> np.random.Generator:
+    """The stream of a shared item: a child of ``rng``'s seed keyed by the item's name,
+    the same for every LA drawn with the same replication seed."""
+    seq = rng.bit_generator.seed_seq
+    if not isinstance(seq, np.random.SeedSequence):
+        return rng
+    key = zlib.crc32(name.encode())
+    return np.random.default_rng(
+        np.random.SeedSequence(seq.entropy, spawn_key=(*seq.spawn_key, key))
+    )
 
 
 def draw_seed(seed: np.random.SeedSequence) -> np.random.SeedSequence:

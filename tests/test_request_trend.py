@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from calibration.defaults import estimate_parameters
+from calibration.estimators import estimate_all
 from calibration.la_data import load_dataset
 from calibration.pooling import (
     DAMPING_GRID,
@@ -24,6 +25,7 @@ from calibration.pooling import (
     shrink,
 )
 from simulation.pathway.requests import damped_log_multiplier
+from simulation.uncertainty import ParameterUncertainty, draw_seed
 
 YEARS = range(2016, 2025)
 
@@ -143,3 +145,35 @@ def test_estimates_carry_the_damped_pooled_trend() -> None:
     b = math.log1p(p.demand.request_trend)
     phi = p.demand.request_trend_damping
     assert damped_log_multiplier(b, phi, 50.0) <= b * phi / (1 - phi) + 1e-12
+
+
+def test_national_shock_is_shared_widens_and_leaves_other_draws_alone() -> None:
+    """England's year shocks: the same draw for every LA run with the same replication
+    seed, a variance growing with the horizon, and no change to any other item's draw
+    (they come from a stream of their own); the plain form keeps them shared."""
+    ds = load_dataset(None)
+    seed = np.random.SeedSequence(11).spawn(3)[2]
+    drawn = []
+    for la in ("Stockport", "Kent"):
+        e = estimate_all(ds, la, years=5)
+        unc = ParameterUncertainty(e.uncertainty)
+        shock = next(u for u in unc.items if u.name == "requests_national_shock")
+        assert shock.shared
+        variances = np.diag(np.array(shock.params["cov"]))
+        assert len(variances) == 5 and all(np.diff(variances) > 0)
+        p = unc.draw_and_apply(e.params, seed)
+        drawn.append(p.demand.request_multiplier_by_year)
+        # Without the shock every other item draws exactly as before.
+        rest = ParameterUncertainty(tuple(u for u in unc.items if not u.shared))
+        rng = np.random.default_rng(draw_seed(seed))
+        with_shock = unc.draw(np.random.default_rng(draw_seed(seed)))
+        without = rest.draw(rng)
+        for name, deltas in without.items():
+            assert all(np.array_equal(a, b) for a, b in zip(deltas, with_shock[name], strict=True))
+        back = ParameterUncertainty.from_dict(unc.to_dict())
+        assert (
+            back.draw(np.random.default_rng(1))["requests_national_shock"]
+            == unc.draw(np.random.default_rng(1))["requests_national_shock"]
+        )
+    assert drawn[0] == drawn[1]
+    assert sorted(drawn[0]) == [str(y) for y in range(2025, 2030)]

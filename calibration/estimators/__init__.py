@@ -110,7 +110,7 @@ def estimate_all(
     check_required(h, start_year, str(ds.path), census_until)
     as_of = start_year
 
-    d = demand.estimate(h, england, as_of, regression=request_regression)
+    d = demand.estimate(h, england, as_of, regression=request_regression, years=years)
     pa = panel.estimate(h, england, as_of, demand=d)
     a = assessment.estimate(h, england, as_of, demand=d, p_refuse=pa.p_refuse)
     pl = plan.estimate(h, england, as_of, assessment=a)

@@ -20,7 +20,9 @@ is moved to the Poisson regression's rate at the start. The uncertainty is the
 regression's level (a year's own spread about the line added) and the pooled trend's
 (England's growth and the posterior of the LA's share slope), drawn as a bivariate
 normal; the trend's draw is damped as the trend is, so the bands widen with the horizon
-up to the damped trend's bound. The age split is not varied.
+up to the damped trend's bound. England's year shocks (a random walk in each run year's
+request multiplier, the same draw for every LA) widen them further. The age split is not
+varied.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ from simulation.vocabulary import BAND_NAMES, N_AGES
 
 from ..estimation import PoissonTrend, clip_trend, poisson_trend
 from ..la_data import DataError, LAHistory, national_need_shares, national_sen_support_and_ehcp
-from ..pooling import PooledTrend, la_pooled_trend
+from ..pooling import PooledTrend, la_pooled_trend, national_shock_sd
 from .common import (
     TREND_YEARS,
     Estimate,
@@ -154,6 +156,35 @@ def _regression_note(regression: PoissonTrend, trend: float) -> str:
     )
 
 
+def _national_shock(
+    england: LAHistory | None, last: int, as_of: int, years: int
+) -> tuple[Uncertain, ...]:
+    """England's year shocks, shared by every LA: a random walk in the log of each run
+    year's request multiplier (a shock moves the level for good), its step the spread of
+    England's one-year-ahead errors, drawn from a stream of its own so that all LAs run
+    with the same replication seed draw the same shocks."""
+    shock = national_shock_sd(england.series("requests_received"), last) if england else None
+    if shock is None or shock[0] <= 0 or years < 1:
+        return ()
+    sd, n = shock
+    cov = [[(min(i, j) + 1) * sd**2 for j in range(years)] for i in range(years)]
+    return (
+        Uncertain(
+            "requests_national_shock",
+            "mvnormal",
+            {"mean": [0.0] * years, "cov": cov},
+            tuple(
+                Component((f"demand.request_multiplier_by_year.{as_of + j}",), "log", 0.0)
+                for j in range(years)
+            ),
+            f"England's year shocks to requests_received: a random walk, step sd {sd:.3f} "
+            f"(root mean square of {n} one-year-ahead errors of England's growth to {last}), "
+            "shared by all LAs",
+            shared=True,
+        ),
+    )
+
+
 def _uncertainty(
     regression: PoissonTrend | None, pooled: PooledTrend | None
 ) -> tuple[Uncertain, ...]:
@@ -183,10 +214,16 @@ def _uncertainty(
 
 
 def estimate(
-    h: LAHistory, england: LAHistory | None, as_of: int, *, regression: bool = False
+    h: LAHistory,
+    england: LAHistory | None,
+    as_of: int,
+    *,
+    regression: bool = False,
+    years: int = 5,
 ) -> DemandEstimate:
-    """Demand from January ``as_of`` (flows to the year before); with ``regression`` the
-    level and trend of requests are the Poisson regression's (see the module)."""
+    """Demand from January ``as_of`` (flows to the year before) for a run of ``years``;
+    with ``regression`` the level and trend of requests are the Poisson regression's (see
+    the module)."""
     last = as_of - 1
     requests = flow(h, england, "requests_received", last)
     req = mean_recent(requests, last, 1)
@@ -271,7 +308,8 @@ def estimate(
             }
         },
         notes=notes,
-        uncertainty=_uncertainty(fit, pooled),
+        uncertainty=_uncertainty(fit, pooled)
+        + (_national_shock(england, last, as_of, years) if pooled is not None else ()),
         requests_last_year=req,
         loglinear_trend=loglinear,
         band_shares=shares,

@@ -120,14 +120,16 @@ def requests_this_week(system: SendSystem, t: float) -> list[Case]:
             math.log1p(d.request_trend), d.request_trend_damping, t / DAYS_PER_YEAR
         )
     )
-    factor = demand.year_factor[min(max(system.year(t), 0), system.n_years - 1)]
-    factor = system.levers.request_factor(t, factor)
+    year_factor = demand.year_factor[min(max(system.year(t), 0), system.n_years - 1)]
+    factor = system.levers.request_factor(t, year_factor)
     p_week = -np.expm1(-demand.weekly_hazard * trend * factor)
     pool_rng = system.pool_rng
     from_pool = pool_rng.binomial(system.sen_support, p_week)
     system.sen_support -= from_pool
     direct_rng = system.weekly("requests_direct", week)
-    direct = direct_rng.poisson(demand.weekly_direct * trend)
+    # The year's multiplier moves direct requests too (as its documentation says); the
+    # levers act on SEN support's hazard only.
+    direct = direct_rng.poisson(demand.weekly_direct * trend * year_factor)
     n_pool, n_direct = int(from_pool.sum()), int(direct.sum())
     ages = np.concatenate(
         [np.repeat(np.arange(N_AGES), from_pool), np.repeat(np.arange(N_AGES), direct)]
