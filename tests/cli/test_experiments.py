@@ -65,6 +65,7 @@ PARAMETER_SCENARIOS = {
     "early_intervention",
     "new_special_places",
     "review_step_down",
+    "cannot_recruit",
 }
 LEVER_SCENARIOS = {"example_plan"}
 LIBRARY = PARAMETER_SCENARIOS | LEVER_SCENARIOS
@@ -563,6 +564,10 @@ SCENARIO_CHANGES: dict[str, dict[str, tuple[str, float]]] = {
     "early_intervention": {"demand.request_hazard_multiplier": ("multiply", 0.85)},
     "new_special_places": {"placement.special_state_places": ("add", 60)},
     "review_step_down": {"review.p_cease": ("add", 0.02), "review.p_step_down": ("multiply", 2.0)},
+    "cannot_recruit": {
+        "capacity.strength": ("multiply", 0.0),
+        "capacity.temp_cap": ("multiply", 0.0),
+    },
 }
 
 
