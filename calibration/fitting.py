@@ -171,7 +171,9 @@ def fit_capacity(
 ) -> CapacityFit:
     """Fit the EP and coordinator team sizes over the calendar years ``window`` (their
     January ``window[0]`` census is ``hist``'s start), returning the sizes grown to the
-    January after the window."""
+    January after the window. Long because the objective, its cache on common random
+    numbers, the weak prior and the Laplace covariance share the replay's state, and
+    read most plainly as closures beside the one search that uses them."""
     seeds = np.random.SeedSequence(seed).spawn(replications)
     base = _replay_requests(history_parameters(hist, h, window, growth), h, window, seeds)
     completed = assessments_completed(h)
