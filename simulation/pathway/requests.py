@@ -158,8 +158,8 @@ def make_cases(
 ) -> list[Case]:
     """Cases with every random fortune drawn now, stream by stream, from the week's
     blocks (first-time requests first, so they draw the same numbers in every
-    scenario), then put in order of arrival. Longer than most stages because each Case
-    is built field by field, by name."""
+    scenario), then put in order of arrival. Long because each Case is built field by
+    field, by name."""
     n = len(ages)
     p = system.params
     a, pw = p.assessment, p.plan
