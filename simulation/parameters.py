@@ -124,12 +124,6 @@ class Demand:
         lo=0,
         hi=10,
     )
-    request_hazard_multiplier: float = _p(
-        1.0,
-        "Policy lever: multiplies the request hazard on SEN support (early intervention < 1).",
-        lo=0,
-        hi=10,
-    )
     need_shares: dict[str, float] = _p(
         {n: 1.0 / len(NEEDS) for n in NEEDS},
         "Primary need of new plans (shares, percentages or counts; normalised).",
@@ -798,6 +792,24 @@ def _find_key(text: str, section: str, key: str) -> int | None:
     return None
 
 
+# Keys that no longer exist, and what to write instead.
+REMOVED_KEYS = {
+    "demand.request_hazard_multiplier": "a policy that lowers requests is expressed one way, "
+    'as a lever: [[levers]] type = "early_intervention", request_reduction = 0.15, '
+    'start = "2026-04-01" (see the lever types in docs/parameters.md)',
+}
+
+
+def _unknown_key(path: str, allowed: list[str], source: str, text: str | None) -> ParameterError:
+    where = f"{source}{_line_of(text, path)}"
+    key = path.removeprefix("add.").removeprefix("multiply.")
+    if key in REMOVED_KEYS:
+        return ParameterError(f"{where}: '{key}' was removed: {REMOVED_KEYS[key]}", path)
+    return ParameterError(
+        f"{where}: unknown key '{path}' (allowed here: {', '.join(allowed)})", path
+    )
+
+
 def _merge(
     base: dict[str, Any], changes: Mapping[str, Any], source: str, text: str | None, prefix: str
 ) -> dict[str, Any]:
@@ -805,10 +817,7 @@ def _merge(
     for key, value in changes.items():
         path = f"{prefix}{key}"
         if key not in base:
-            allowed = ", ".join(sorted(base))
-            raise ParameterError(
-                f"{source}{_line_of(text, path)}: unknown key '{path}' (allowed here: {allowed})"
-            )
+            raise _unknown_key(path, sorted(base), source, text)
         if (
             isinstance(base[key], dict)
             and isinstance(value, Mapping)
@@ -856,11 +865,7 @@ def _build(cls: type, data: Mapping[str, Any], source: str, text: str | None, pr
     names = {f.name for f in dataclasses.fields(cls)}
     for key in data:
         if key not in names:
-            raise ParameterError(
-                f"{source}{_line_of(text, prefix + key)}: unknown key '{prefix}{key}' "
-                f"(allowed here: {', '.join(sorted(names))})",
-                prefix + key,
-            )
+            raise _unknown_key(prefix + key, sorted(names), source, text)
     kwargs: dict[str, Any] = {}
     for f in dataclasses.fields(cls):
         if f.name not in data:
@@ -1277,10 +1282,7 @@ def _relative(
     for key, change in changes.items():
         path = prefix + key
         if key not in current:
-            raise ParameterError(
-                f"{source}{_line_of(text, path)}: unknown key '{path}' "
-                f"(allowed here: {', '.join(sorted(current))})"
-            )
+            raise _unknown_key(path, sorted(current), source, text)
         value = current[key]
         if isinstance(change, Mapping):
             if not isinstance(value, Mapping):

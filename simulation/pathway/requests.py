@@ -68,9 +68,7 @@ class Demand:
         week_share = WEEK / DAYS_PER_YEAR
         return cls(
             need_shares=normalise(d.need_shares, NEEDS),
-            weekly_hazard=(
-                np.array(d.request_hazard_by_age) * d.request_hazard_multiplier * week_share
-            ),
+            weekly_hazard=(np.array(d.request_hazard_by_age) * week_share),
             weekly_direct=np.array(d.direct_requests_by_age) * week_share,
             year_factor=[
                 d.request_multiplier_by_year.get(str(params.run.start_year + y), 1.0)

@@ -57,17 +57,17 @@ from simulation.results import BETTER_WHEN_HIGHER, BETTER_WHEN_LOWER, HEADLINE_M
 ROOT = Path(__file__).resolve().parents[2]
 CLI = "from experiments.cli import main; main()"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-# The scenarios changing parameters ([add]/[multiply] tables) and those made of levers.
-PARAMETER_SCENARIOS = {
-    "baseline",
+# The scenarios changing parameters ([add]/[multiply] tables) and those made of levers (a
+# policy is expressed one way: as a lever).
+PARAMETER_SCENARIOS = {"baseline", "cannot_recruit"}
+POLICY_SCENARIOS = {
     "extra_ep",
     "extra_coordinators",
     "early_intervention",
     "new_special_places",
     "review_step_down",
-    "cannot_recruit",
 }
-LEVER_SCENARIOS = {"example_plan"}
+LEVER_SCENARIOS = {"example_plan", *POLICY_SCENARIOS}
 LIBRARY = PARAMETER_SCENARIOS | LEVER_SCENARIOS
 FINAL_FILES = ("results.csv", "summary.csv", "manifest.json")
 
@@ -559,11 +559,6 @@ def test_run_files_have_the_permissions_of_ordinary_files(crn_run: tuple[Path, R
 # defaults: (operation, amount) per dotted parameter.
 SCENARIO_CHANGES: dict[str, dict[str, tuple[str, float]]] = {
     "baseline": {},
-    "extra_ep": {"assessment.ep_fte": ("add", 4.0)},
-    "extra_coordinators": {"plan.coordinators": ("add", 3.0)},
-    "early_intervention": {"demand.request_hazard_multiplier": ("multiply", 0.85)},
-    "new_special_places": {"placement.special_state_places": ("add", 60)},
-    "review_step_down": {"review.p_cease": ("add", 0.02), "review.p_step_down": ("multiply", 2.0)},
     "cannot_recruit": {
         "capacity.strength": ("multiply", 0.0),
         "capacity.temp_cap": ("multiply", 0.0),
@@ -618,6 +613,31 @@ def test_bundled_scenario_changes_exactly_what_it_says(name: str) -> None:
             assert after[key] == pytest.approx(new, rel=1e-12), key
 
 
+# What each bundled policy says it does, as its one lever: (type, the effect's fields).
+POLICY_LEVERS: dict[str, tuple[str, dict[str, float | str]]] = {
+    "extra_ep": ("assessment_capacity", {"ep_fte": 4.0}),
+    "extra_coordinators": ("assessment_capacity", {"coordinator_fte": 3.0}),
+    "early_intervention": ("early_intervention", {"request_reduction": 0.15}),
+    "new_special_places": ("sufficiency", {"setting": "special_state", "places": 60}),
+    "review_step_down": ("review_quality", {"extra_cease": 0.02, "step_down_multiplier": 2.0}),
+}
+
+
+@pytest.mark.parametrize("name", sorted(POLICY_SCENARIOS))
+def test_bundled_policy_is_one_lever_doing_what_it_says(name: str) -> None:
+    base = stockport(2)
+    path = library()[name]
+    data = tomllib.loads(path.read_text(encoding="utf-8"))
+    assert set(data) == {"scenario", "levers"}  # no parameter changes beside the lever
+    after = apply_scenario(base, path)
+    assert after.replace(levers=()) == base
+    (lever,) = after.levers
+    kind, effect = POLICY_LEVERS[name]
+    assert lever.type == kind
+    for field_name, value in effect.items():
+        assert getattr(lever, field_name) == value, field_name
+
+
 def test_bundled_scenario_by_name_in_a_run(crn_run: tuple[Path, Result]) -> None:
     out, _ = crn_run
     m = manifest(out)
@@ -628,7 +648,7 @@ def test_bundled_scenario_by_name_in_a_run(crn_run: tuple[Path, Result]) -> None
     text = (out / "parameters" / "extra_ep.toml").read_text(encoding="utf-8")
     params = from_dict(tomllib.loads(text))
     base = stockport(CRN_YEARS)
-    assert params == base.override({"assessment": {"ep_fte": base.assessment.ep_fte + 4.0}})
+    assert params == apply_scenario(base, library()["extra_ep"])
 
 
 def test_baseline_named_explicitly_runs_once_and_first(same_run: tuple[Path, Result]) -> None:

@@ -204,7 +204,6 @@ SCALE = {
     "demand.direct_requests_by_age",
     "demand.request_hazard_by_age",
     "demand.request_multiplier_by_year",
-    "demand.request_hazard_multiplier",
     "exits.moves_in_per_year",
     "initial.caseload",
     "initial.assessments_in_progress",

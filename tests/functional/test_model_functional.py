@@ -24,6 +24,7 @@ from helpers import (
 from scipy import integrate, stats
 
 from simulation.calendar import DAYS_PER_YEAR, TWENTY_WEEKS, WEEK, Calendar
+from simulation.levers import EarlyIntervention
 from simulation.model import run_replication
 from simulation.parameters import Parameters
 from simulation.pathway.start import weeks_in_progress
@@ -396,10 +397,12 @@ def test_direct_requests_identical_across_ep_levels() -> None:
         np.testing.assert_array_equal(d, direct[0])
 
 
-def test_request_hazard_multiplier_lowers_requests_from_sen_support() -> None:
+def test_early_intervention_lowers_requests_from_sen_support() -> None:
     seeds = range(10)
     base = replicate(small_la(years=2), seeds)
-    lower = replicate(small_la({"demand": {"request_hazard_multiplier": 0.5}}, years=2), seeds)
+    # The lever at full effect from before the start: the SEN support hazard halved.
+    lever = EarlyIntervention(type="early_intervention", start="2000-01-01", request_reduction=0.5)
+    lower = replicate(small_la(years=2).replace(levers=(lever,)), seeds)
     sen_base = flow(base, "requests_received_sen_support").sum(axis=1)
     sen_lower = flow(lower, "requests_received_sen_support").sum(axis=1)
     diff = sen_base - sen_lower

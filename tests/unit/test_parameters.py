@@ -467,3 +467,17 @@ def test_iter_fields_covers_every_leaf_with_doc() -> None:
             node = node[part]
         assert plain(default) == node, key
     assert {"la_code", "assessment.ep_fte", "exits.hazard_by_band", "run.event_log"} <= set(keys)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "[multiply.demand]\nrequest_hazard_multiplier = 0.85\n",
+        "[demand]\nrequest_hazard_multiplier = 0.85\n",
+    ],
+)
+def test_a_removed_policy_key_says_what_to_write_instead(tmp_path: Path, text: str) -> None:
+    path = tmp_path / "old.toml"
+    path.write_text(f'[scenario]\nname = "old"\n\n{text}', encoding="utf-8")
+    with pytest.raises(ParameterError, match=r"was removed: .*early_intervention"):
+        apply_scenario(Parameters(), path)
