@@ -223,7 +223,9 @@ def estimate(
 ) -> DemandEstimate:
     """Demand from January ``as_of`` (flows to the year before) for a run of ``years``;
     with ``regression`` the level and trend of requests are the Poisson regression's (see
-    the module)."""
+    the module). Long because it is the section's one estimator: the SEN support pool,
+    the request level and its pooled, damped trend, the hazard by age and direct requests,
+    each with its note and uncertainty beside it, in the order they build on each other."""
     last = as_of - 1
     requests = flow(h, england, "requests_received", last)
     req = mean_recent(requests, last, 1)

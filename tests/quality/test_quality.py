@@ -53,3 +53,24 @@ def test_imports_point_down_only() -> None:
                 assert f"from {name}" not in text and f"import {name}" not in text, (
                     f"{path.relative_to(ROOT)} imports {name}"
                 )
+
+
+LONGEST = 80  # lines of a function, its signature and docstring included
+
+
+def test_no_long_function_without_a_reason() -> None:
+    """A function over LONGEST lines says why in its docstring ("Long because ..."), so a
+    newcomer meets long functions only where length is the clearer choice."""
+    import ast
+
+    unexplained = []
+    for folder in ("simulation", "calibration", "experiments"):
+        for path in sorted((ROOT / folder).rglob("*.py")):
+            tree = ast.parse(path.read_text(encoding="utf-8"))
+            for node in ast.walk(tree):
+                if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                    continue
+                length = (node.end_lineno or node.lineno) - node.lineno + 1
+                if length > LONGEST and "Long because" not in (ast.get_docstring(node) or ""):
+                    unexplained.append(f"{path.relative_to(ROOT)}:{node.lineno} {node.name}")
+    assert unexplained == [], unexplained
