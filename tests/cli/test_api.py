@@ -19,6 +19,9 @@ from experiments.cli import main
 from experiments.output_folder import OutputError
 from simulation.parameters import ParameterError
 
+# Slow tier: every API call runs the model or a calibration.
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[2]
 
 

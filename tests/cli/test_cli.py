@@ -36,6 +36,9 @@ from experiments.cli import main
 from simulation.parameters import Parameters, from_dict
 from simulation.results import CENSUS_METRICS, FINANCE_METRICS, FLOW_METRICS, HEADLINE_METRICS
 
+# Slow tier: runs of the command line end to end.
+pytestmark = pytest.mark.slow
+
 RESULTS_HEADER = "scenario,replication,year,metric,value"
 SUMMARY_HEADER = "scenario,year,metric,mean,p5,p25,p50,p75,p95,mean_ci95"
 STOCKPORT_CODE = "E08000007"

@@ -54,6 +54,9 @@ from experiments.store import RunStore, atomic_open
 from simulation.parameters import ParameterError, apply_scenario, from_dict
 from simulation.results import BETTER_WHEN_HIGHER, BETTER_WHEN_LOWER, HEADLINE_METRICS, Results
 
+# Slow tier: runs, resumes and compares whole experiments on every executor.
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[2]
 CLI = "from experiments.cli import main; main()"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"

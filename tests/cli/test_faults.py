@@ -19,6 +19,9 @@ from pathlib import Path
 
 import pytest
 
+# Slow tier: kills and interrupts real runs in subprocesses.
+pytestmark = pytest.mark.slow
+
 PROC = Path("/proc")
 needs_proc = pytest.mark.skipif(
     not sys.platform.startswith("linux") or not PROC.is_dir(), reason="reads /proc (Linux)"

@@ -75,6 +75,9 @@ from experiments.toml_out import dumps as toml_text
 from simulation.levers import LEVER_TYPES
 from simulation.parameters import ParameterError, iter_fields
 
+# Slow tier: hundreds of fuzzed runs.
+pytestmark = pytest.mark.slow
+
 SCENARIO_EXAMPLES = 150
 DATA_RUN_EXAMPLES = 80
 LAS_EXAMPLES = 150

@@ -196,6 +196,7 @@ def test_the_lock_is_held_by_the_kernel_not_by_a_file_left_behind(tmp_path: Path
 # --------------------------------------------------------------------------- replacing
 
 
+@pytest.mark.slow
 def test_an_interrupted_overwrite_keeps_the_old_results_until_resumed(
     finished_run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -347,6 +348,7 @@ def test_a_real_read_only_place_is_one_line_exit_3(tmp_path: Path) -> None:
 # --------------------------------------------------------------------------- damaged files
 
 
+@pytest.mark.slow
 def test_a_truncated_replication_then_resume_is_one_line(
     finished_run: Path, tmp_path: Path
 ) -> None:
@@ -490,6 +492,7 @@ def test_an_interrupted_backtest_says_how_to_resume_and_resumes(
     assert (out / "backtest_scores.csv").is_file()
 
 
+@pytest.mark.slow
 def test_precision_not_met_names_the_means_that_blocked_it(tmp_path: Path) -> None:
     args = [*run_args(tmp_path / "run", reps=10), "--precision", "0.0001"]
     result = ok(invoke(args))

@@ -29,6 +29,9 @@ from calibration.defaults import estimate_parameters
 from calibration.la_data import TIMESERIES_FILE, bundled_file, load_dataset
 from experiments.cli import main
 
+# Slow tier: each test calibrates and back-tests LAs.
+pytestmark = pytest.mark.slow
+
 LAS = ("E08000007", "E06000049", "E08000009")  # Stockport, Cheshire East, Trafford
 ENGLAND = "E92000001"
 ORIGIN = 2021

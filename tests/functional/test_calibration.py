@@ -28,6 +28,9 @@ from simulation.model import run_replication
 from simulation.parameters import ParameterError, Parameters, load_parameters
 from simulation.uncertainty import Component, ParameterUncertainty, Uncertain
 
+# Slow tier: calibrations with the capacity fit.
+pytestmark = pytest.mark.slow
+
 # --------------------------------------------------------------------------- estimation
 
 

@@ -15,6 +15,9 @@ from openpyxl import load_workbook
 from experiments.cli import main
 from experiments.finance import DSG_CATEGORIES, fy_label
 
+# Slow tier: a run with a plan of levers and its money tables.
+pytestmark = pytest.mark.slow
+
 REPS = 4
 YEARS = 3
 

@@ -17,6 +17,9 @@ from click.testing import CliRunner
 from experiments.cli import main
 from experiments.report import SECTIONS
 
+# Slow tier: a run with a plan of levers, rendered in headless Chromium.
+pytestmark = pytest.mark.slow
+
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 FLAGS = [
     "--headless",

@@ -110,6 +110,7 @@ def test_undamped_and_flat_limits() -> None:
     assert damped_log_multiplier(0.1, 0.0, 7.5) == 0.0
 
 
+@pytest.mark.slow
 def test_damping_uses_only_what_was_published_by_then() -> None:
     """The damping chosen as of a year is the same whether or not later years are in the
     data: the rolling-origin validation scores only years up to it."""

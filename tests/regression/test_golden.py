@@ -78,7 +78,14 @@ def produce(case: Case, out: Path) -> None:
     assert result.exit_code == 0, (result.output, result.exc_info)
 
 
-@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+# The first case (a small run, about a second) stays in the fast tier.
+@pytest.mark.parametrize(
+    "case",
+    [
+        pytest.param(c, id=c.name, marks=() if i == 0 else pytest.mark.slow)
+        for i, c in enumerate(CASES)
+    ],
+)
 def test_outputs_match_the_golden_copies(case: Case, tmp_path: Path) -> None:
     recorded = json.loads((GOLDEN / "versions.json").read_text(encoding="utf-8"))
     now = versions()

@@ -28,6 +28,7 @@ CONFIDENCE = 0.9
 REPS = 20
 
 
+@pytest.mark.slow
 def test_sizing_finds_the_erlang_c_answer() -> None:
     """Requests arrive at the rate 4 EPs would serve at 80% load. By Erlang C the mean wait
     for an EP is 0.75 weeks with 4 EPs, 0.16 with 5 and 0.045 with 6, so a target of 0.35
@@ -97,6 +98,7 @@ def test_wilson_interval_brackets_the_proportion() -> None:
     assert wilson(10, 10)[1] == pytest.approx(1.0)
 
 
+@pytest.mark.slow
 def test_size_command_writes_the_trade_off_curve(tmp_path) -> None:  # type: ignore[no-untyped-def]
     out = tmp_path / "size"
     result = CliRunner().invoke(
@@ -194,6 +196,7 @@ def _pressed_la() -> tuple[object, Target, int]:
     return params, Target("pct_within_20wks_excl_exceptions", ">=", 60), 2026
 
 
+@pytest.mark.slow
 def test_joint_sizing_walks_the_frontier_and_takes_its_cheapest_point() -> None:
     from experiments.sizing import _Trials, size_joint
 
@@ -227,6 +230,7 @@ def test_joint_sizing_walks_the_frontier_and_takes_its_cheapest_point() -> None:
     assert alone.answer == joint.answer[1]
 
 
+@pytest.mark.slow
 def test_a_resource_that_cannot_reach_the_target_names_the_one_that_binds() -> None:
     from experiments.sizing import binding
 
@@ -238,6 +242,7 @@ def test_a_resource_that_cannot_reach_the_target_names_the_one_that_binds() -> N
     assert binds[0][2] > binds[0][1]
 
 
+@pytest.mark.slow
 def test_size_cli_two_resources(tmp_path) -> None:  # type: ignore[no-untyped-def]
     out = tmp_path / "joint"
     args = ["size", "--la", "Rutland", "--resource", "ep_fte", "--resource", "coordinator_fte"]

@@ -143,6 +143,7 @@ def ep_queue_params(c: int, rho: float, years: int, sitting: float = 0.0):  # ty
     ), lam_day
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("c", "rho"), [(3, 0.8), (5, 0.75)])
 def test_model_ep_stage_is_mmc(c: int, rho: float) -> None:
     params, lam_day = ep_queue_params(c, rho, years=8)
@@ -159,6 +160,7 @@ def _year_days(years: tuple[int, ...]) -> np.ndarray:
     return np.array([(dt.date(y + 1, 1, 1) - dt.date(y, 1, 1)).days for y in years], dtype=float)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("sitting", [0.0, 7.0])
 def test_littles_law_open_assessments(sitting: float) -> None:
     """L = lambda W for open assessments, over years 2.. of a stationary run.

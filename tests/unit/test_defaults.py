@@ -11,6 +11,7 @@ from simulation.model import run_replication
 from simulation.vocabulary import BAND_NAMES, PLACEMENT_GROUPS
 
 
+@pytest.mark.slow
 def test_every_bundled_la_gets_valid_defaults_that_run() -> None:
     """Each LA with a latest census gets parameters that validate, and one simulated year
     starts from exactly its published January total."""
