@@ -45,6 +45,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from calibration.calibrate import direct_uncertainty
 from calibration.defaults import estimate_parameters
 from calibration.la_data import DataError, LAHistory, load_dataset
+from experiments.outputs import nanpercentile
 from experiments.runner import replication_seeds, worker_initializer
 from simulation.model import run_replication
 from simulation.parameters import ParameterError, apply_scenario
@@ -100,8 +101,7 @@ def project(code: str, start: int | None, years: int, reps: int, seed: int) -> P
     for metric in METRICS:
         years_of, table = runs[0].table(metric)
         values = np.array([r.table(metric)[1] for r in runs], dtype=float)
-        with np.errstate(all="ignore"):
-            med = np.nanmedian(values, axis=0) if np.isfinite(values).any() else None
+        med = nanpercentile(values, 50, axis=0) if np.isfinite(values).any() else None
         if med is not None:
             out.medians[metric] = {int(y): float(v) for y, v in zip(years_of, med, strict=True)}
     del table
