@@ -74,7 +74,7 @@ from .sizing import (
     write_sizing,
 )
 from .sizing import size as size_resource
-from .store import RunStore, StoreError, atomic_open
+from .store import RunStore, StoreError, atomic_open, read_json
 
 DEFAULT_LA = "Stockport"
 DEFAULT_SEED = 20250101
@@ -237,7 +237,7 @@ def run(
         try:
             with OutputFolder(where, "run", overwrite=overwrite, resumable=True) as folder:
                 store = RunStore.create(folder.working, spec)
-                outcome = _simulate(
+                outcome, manifest = _simulate(
                     store,
                     folder,
                     executor,
@@ -246,9 +246,6 @@ def run(
                     kept,
                     estimated - started,
                 )
-                if event_log:
-                    _write_event_log(store.path, outcome)
-                manifest = json.loads((store.path / "manifest.json").read_text("utf-8"))
         finally:
             executor.close()
     return _result(history, outcome, manifest, where if kept else None)
@@ -274,7 +271,7 @@ def resume(
         history = ds.la(store.spec["la"]["code"])
         executor = make_executor(jobs or default_jobs(), scheduler, dask_workers)
         try:
-            outcome = _simulate(
+            outcome, manifest = _simulate(
                 store,
                 folder,
                 executor,
@@ -285,9 +282,6 @@ def resume(
             )
         finally:
             executor.close()
-        if any(s["parameters"]["run"]["event_log"] for s in store.spec["scenarios"].values()):
-            _write_event_log(store.path, outcome)
-        manifest = json.loads((store.path / "manifest.json").read_text("utf-8"))
     return _result(history, outcome, manifest, target)
 
 
@@ -319,8 +313,9 @@ def _simulate(
     progress: Progress,
     resumable: bool,
     estimating: float,
-) -> RunOutcome:
-    """Run (or continue) the replications of a run folder and write its outputs
+) -> tuple[RunOutcome, dict[str, Any]]:
+    """Run (or continue) the replications of a run folder and write its outputs (with the
+    event log if its scenarios keep one); returns the outcome and the manifest
     (`progress`: the batch size and the progress callbacks). An interruption, or a failure
     once replications are saved, keeps the finished ones (each file whole, and no
     manifest, so the folder reads as unfinished) for --resume, and says so."""
@@ -335,7 +330,9 @@ def _simulate(
             history.la_name,
             {"estimate_parameters": estimating},
         )
-        return outcome
+        if any(sc["parameters"]["run"]["event_log"] for sc in store.spec["scenarios"].values()):
+            _write_event_log(store.path, outcome)
+        return outcome, read_json(store.path / "manifest.json")
     except KeyboardInterrupt:
         executor.close()
         done = len(store.finished())
@@ -458,8 +455,6 @@ def compare(
     if not write:
         return CompareResult(base, rows, None)
     manifest = run_dir / "manifest.json"
-    from .store import read_json
-
     la_name = read_json(manifest).get("la", {}).get("name", "") if manifest.exists() else ""
     target = Path(out) if out is not None else run_dir / f"compare-{base}"
     check_destination(target, overwrite)
@@ -647,8 +642,6 @@ class _BacktestFolder:
     def __init__(
         self, folder: Path, settings: Settings, codes: list[str], data: Path | None, resume: bool
     ):
-        from .store import read_json
-
         self.las = folder / "las"
         spec = {
             "settings": dataclasses.asdict(settings),
